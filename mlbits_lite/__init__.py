@@ -1,2 +1,27 @@
-"""mlbits_lite: the small, tested helper package behind the ML Bits notebooks."""
+"""mlbits_lite: the small, tested helper package behind the ML Bits notebooks.
+
+One concept per module:
+    env       device, seeding, fast mode, Colab detection, versions
+    autograd  vjp, jvp (double-backward trick), jacobian (one VJP per output)
+    train     fit / evaluate: one small device-agnostic loop
+    metrics   accuracy and calibration
+    plot      the house style and shared figures (imported on first use: it loads matplotlib)
+    check     self-checks for the exercises
+"""
+from __future__ import annotations
+
 __version__ = "0.1.0"
+
+import importlib
+from types import ModuleType
+
+from . import autograd, check, env, metrics, train
+
+__all__ = ["__version__", "autograd", "check", "env", "metrics", "plot", "train"]
+
+
+def __getattr__(name: str) -> ModuleType:
+    # `mb.plot` imports matplotlib only when a notebook first uses it
+    if name == "plot":
+        return importlib.import_module(f"{__name__}.plot")
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -1,0 +1,205 @@
+"""Execute, stamp and time the book's notebooks; the tests read the same stamps.
+
+    python tests/nbtools.py execute [NOTEBOOK ...]   # full mode, in place, stamped   (make execute)
+    python tests/nbtools.py timings [NOTEBOOK ...]   # fast + full mode, timed         (make timings)
+
+A stamp is notebook metadata `mlbits`: the hash of the code cells and of the mlbits_lite sources the outputs were
+made with, the mode, the device, the seconds and the library versions. tests/test_notebooks.py fails when the code
+changed but the outputs were not re-executed.
+
+`timings` runs each notebook in fast mode (output thrown away) and in full mode (in place, stamped), records the
+seconds in book/timings.json, and writes them where the book quotes them: book/_chapter_map.md (included by the
+instructors' page and the run-times page) and each chapter's "**Run time**" line.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import platform
+import re
+import sys
+import tempfile
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+
+import nbformat
+
+ROOT = Path(__file__).resolve().parents[1]
+NOTEBOOKS = ROOT / "notebooks"
+LIBRARY = ROOT / "mlbits_lite"
+TIMINGS = ROOT / "book" / "timings.json"
+CHAPTER_MAP = ROOT / "book" / "_chapter_map.md"
+RUN_TIME_LINE = re.compile(r"^\*\*Run time\*\*.*$", re.M)
+PREREQ_LINE = re.compile(r"^\*\*Prerequisites\*\*:?\s*(.*)$", re.M)
+
+
+# ------------------------------------------------------------------------------------------------ hashes
+def code_hash(nb: nbformat.NotebookNode) -> str:
+    """sha256 of the code cells' sources, in order (outputs, markdown and metadata do not count)."""
+    h = hashlib.sha256()
+    for cell in nb.cells:
+        if cell.cell_type == "code":
+            h.update(cell.source.strip().encode() + b"\0")
+    return h.hexdigest()
+
+
+def library_hash() -> str:
+    """sha256 of every mlbits_lite source file (path and content), so a library change marks outputs stale."""
+    h = hashlib.sha256()
+    for path in sorted(LIBRARY.rglob("*")):
+        if path.is_file() and path.suffix in {".py", ".csv", ".json", ".npz"} and "__pycache__" not in path.parts:
+            h.update(path.relative_to(ROOT).as_posix().encode() + b"\0" + path.read_bytes() + b"\0")
+    return h.hexdigest()
+
+
+def chapters() -> list[Path]:
+    return sorted(p for p in NOTEBOOKS.glob("[0-9]*.ipynb"))
+
+
+# ------------------------------------------------------------------------------------------------ execution
+def _versions() -> dict[str, str]:
+    import matplotlib
+    import numpy
+    import torch
+
+    import mlbits_lite
+
+    return {"python": platform.python_version(), "torch": torch.__version__, "numpy": numpy.__version__,
+            "matplotlib": matplotlib.__version__, "mlbits_lite": mlbits_lite.__version__}
+
+
+def _device() -> str:
+    import torch
+
+    from mlbits_lite.env import device
+
+    dev = device()
+    return f"cuda ({torch.cuda.get_device_name(dev)})" if dev.type == "cuda" else dev.type
+
+
+def _tidy(nb: nbformat.NotebookNode) -> None:
+    """Drop papermill's per-run bookkeeping (timestamps, paths): the `mlbits` stamp says what matters."""
+    nb.metadata.pop("papermill", None)
+    for cell in nb.cells:
+        cell.metadata.pop("papermill", None)
+        cell.metadata.pop("execution", None)
+
+
+def run(path: Path, *, fast: bool, output: Path) -> float:
+    """Execute `path` with papermill in the given mode, writing `output`; return the wall-clock seconds."""
+    import papermill
+
+    os.environ["MLBITS_FAST"] = "1" if fast else "0"
+    start = time.perf_counter()
+    papermill.execute_notebook(str(path), str(output), cwd=str(path.parent), kernel_name="python3",
+                               progress_bar=False, request_save_on_cell_execute=False)
+    return time.perf_counter() - start
+
+
+def execute(path: Path) -> float:
+    """Full mode, in place, stamped. Returns the seconds it took."""
+    seconds = run(path, fast=False, output=path)
+    nb = nbformat.read(path, as_version=4)
+    _tidy(nb)
+    nb.metadata["mlbits"] = {
+        "code_sha256": code_hash(nb),
+        "library_sha256": library_hash(),
+        "mode": "full",
+        "device": _device(),
+        "seconds": round(seconds, 1),
+        "executed": datetime.now(timezone.utc).strftime("%Y-%m-%d"),
+        "versions": _versions(),
+    }
+    nbformat.write(nb, path)
+    print(f"executed {path.relative_to(ROOT)} in full mode: {seconds:.1f} s")
+    return seconds
+
+
+# ------------------------------------------------------------------------------------------------ timings
+def human(seconds: float | None) -> str:
+    """12.3 -> '12 s'; 161 -> '2 min 41 s'; None -> 'not measured yet'."""
+    if seconds is None:
+        return "not measured yet"
+    s = round(seconds)
+    return f"{s} s" if s < 60 else f"{s // 60} min {s % 60:02d} s"
+
+
+def run_time_line(t: dict) -> str:
+    gpu = human(t.get("full_gpu_s")) + (f" ({t['gpu']})" if t.get("gpu") else "")
+    return (f"**Run time** (measured with `make timings`, see [Run times](../book/run-times.md)): "
+            f"fast mode {human(t.get('fast_cpu_s'))} and full mode {human(t.get('full_cpu_s'))} "
+            f"on a {t.get('cpu_cores', '?')}-core CPU; full mode on one GPU: {gpu}.")
+
+
+def chapter_map(timings: dict) -> str:
+    rows = ["| Chapter | Prerequisites | Fast mode (CPU) | Full mode (CPU) | Full mode (GPU) |",
+            "|---|---|---|---|---|"]
+    for path in chapters():
+        nb = nbformat.read(path, as_version=4)
+        front = nb.cells[0].source
+        title = front.lstrip().splitlines()[0].lstrip("# ").strip()
+        number = int(path.name.split("_")[0])
+        prereq = PREREQ_LINE.search(front)
+        prereq_text = prereq.group(1).strip() if prereq else "none"
+        prereq_text = re.sub(r"\]\((\d\d_[\w]+\.ipynb)\)", r"](../notebooks/\1)", prereq_text)
+        t = timings.get(path.stem, {})
+        rows.append(f"| [{number}. {title}](../notebooks/{path.name}) | {prereq_text} | {human(t.get('fast_cpu_s'))} "
+                    f"| {human(t.get('full_cpu_s'))} | {human(t.get('full_gpu_s'))} |")
+    return "\n".join(rows) + "\n"
+
+
+def write_quotes(timings: dict) -> None:
+    """Write the measured times where the book quotes them: the chapter map and each chapter's Run time line."""
+    CHAPTER_MAP.write_text(chapter_map(timings))
+    for path in chapters():
+        if path.stem not in timings:
+            continue
+        nb = nbformat.read(path, as_version=4)
+        front = nb.cells[0]
+        new = RUN_TIME_LINE.sub(lambda _: run_time_line(timings[path.stem]), front.source, count=1)
+        if new != front.source:
+            front.source = new
+            nbformat.write(nb, path)
+
+
+def timings(paths: list[Path]) -> None:
+    from mlbits_lite.env import device
+
+    on_gpu = device().type == "cuda"
+    table = json.loads(TIMINGS.read_text()) if TIMINGS.exists() else {}
+    for path in paths:
+        with tempfile.TemporaryDirectory() as tmp:
+            fast = run(path, fast=True, output=Path(tmp) / path.name)
+        full = execute(path)
+        t = table.setdefault(path.stem, {})
+        if on_gpu:
+            t.update(full_gpu_s=round(full, 1), fast_gpu_s=round(fast, 1), gpu=_device())
+        else:
+            t.update(fast_cpu_s=round(fast, 1), full_cpu_s=round(full, 1), cpu_cores=os.cpu_count())
+        t["measured"] = datetime.now(timezone.utc).strftime("%Y-%m-%d")
+        print(f"{path.stem}: fast {human(fast)}, full {human(full)}")
+    TIMINGS.write_text(json.dumps(table, indent=2, sort_keys=True) + "\n")
+    write_quotes(table)
+
+
+def main(argv: list[str]) -> int:
+    if not argv or argv[0] not in {"execute", "timings", "quotes"}:
+        print(__doc__)
+        return 2
+    paths = [Path(p).resolve() for p in argv[1:]] or chapters()
+    # jupyter kernels resolve `python` on PATH: make it this interpreter's environment
+    os.environ["PATH"] = str(Path(sys.executable).parent) + os.pathsep + os.environ.get("PATH", "")
+    if argv[0] == "execute":
+        for path in paths:
+            execute(path)
+    elif argv[0] == "timings":
+        timings(paths)
+    else:  # rewrite the quoted times from book/timings.json without running anything
+        write_quotes(json.loads(TIMINGS.read_text()) if TIMINGS.exists() else {})
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
