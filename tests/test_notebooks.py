@@ -1,0 +1,225 @@
+"""Every chapter notebook follows design.md's conventions, and its committed outputs are fresh.
+
+The notebooks themselves are re-executed by nbval (`--nbval-lax`, check cells compared); this module reads them.
+"""
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import nbformat
+import pytest
+import yaml
+
+import nbtools
+from mlbits_lite import check
+
+ROOT = nbtools.ROOT
+CONFIG = yaml.safe_load((ROOT / "_config.yml").read_text())
+REPO_URL = CONFIG["repository"]["url"].rstrip("/")
+RELEASE_TAG = CONFIG["mlbits"]["release_tag"]
+MAX_BYTES = 2_000_000
+ABS_PATH = re.compile(r"(?<![\w:/])/(?:home|root|Users|tmp|work|mnt|opt|usr|var)/[\w.-]+")
+CHAPTERS = nbtools.chapters()
+
+
+def source(cell) -> str:
+    return cell.source
+
+
+def output_text(cell) -> str:
+    parts = []
+    for out in cell.get("outputs", []):
+        parts.append(out.get("text", ""))
+        parts += [v for k, v in out.get("data", {}).items() if k.startswith("text/")]
+        parts += out.get("traceback", [])
+    return "\n".join(p if isinstance(p, str) else "".join(p) for p in parts)
+
+
+@pytest.fixture(scope="module", params=CHAPTERS, ids=[p.name for p in CHAPTERS])
+def chapter(request):
+    path = request.param
+    return path, nbformat.read(path, as_version=4)
+
+
+def code_cells(nb):
+    return [c for c in nb.cells if c.cell_type == "code"]
+
+
+def test_there_is_at_least_one_chapter():
+    assert CHAPTERS, "no chapter notebooks under notebooks/"
+
+
+def test_every_chapter_is_in_the_toc():
+    toc = (ROOT / "_toc.yml").read_text()
+    for path in CHAPTERS:
+        assert re.search(rf"file:\s*notebooks/{path.stem}\s", toc), f"{path.name} missing from _toc.yml"
+
+
+# ----------------------------------------------------------------------------------------------- front matter
+def test_front_matter(chapter):
+    path, nb = chapter
+    first = nb.cells[0]
+    assert first.cell_type == "markdown" and first.source.startswith("# "), "first cell must be '# Title'"
+    text = first.source
+    objectives = re.search(r"\*\*Learning objectives\*\*\s*\n((?:\s*\d+\..*\n?)+)", text)
+    assert objectives, "front matter needs a **Learning objectives** numbered list"
+    assert 3 <= len(re.findall(r"^\s*\d+\.", objectives.group(1), re.M)) <= 5, "3 to 5 learning objectives"
+    assert nbtools.PREREQ_LINE.search(text), "front matter needs a **Prerequisites**: line"
+    assert nbtools.RUN_TIME_LINE.search(text), "front matter needs a **Run time** line"
+    badge = f"https://colab.research.google.com/github/{REPO_URL.split('github.com/')[1]}/blob/{RELEASE_TAG}/notebooks/{path.name}"
+    assert badge in text, f"the Colab badge must link to {badge}"
+
+
+def test_run_time_line_quotes_the_measured_timings(chapter):
+    path, nb = chapter
+    timings = json.loads(nbtools.TIMINGS.read_text()) if nbtools.TIMINGS.exists() else {}
+    if path.stem not in timings:
+        pytest.fail(f"{path.name} has no measured run time: run `make timings NB=notebooks/{path.name}`")
+    assert nbtools.run_time_line(timings[path.stem]) in nb.cells[0].source, "Run time line is stale: `make timings`"
+
+
+def test_chapter_map_is_current():
+    timings = json.loads(nbtools.TIMINGS.read_text()) if nbtools.TIMINGS.exists() else {}
+    assert nbtools.CHAPTER_MAP.read_text() == nbtools.chapter_map(timings), \
+        "book/_chapter_map.md is stale: run `python tests/nbtools.py quotes`"
+
+
+# ----------------------------------------------------------------------------------------------- set-up, parameters
+def test_setup_cell_installs_from_the_configured_repository(chapter):
+    _, nb = chapter
+    setup = code_cells(nb)[0].source
+    assert '"google.colab" in sys.modules' in setup, "the first code cell installs only in Colab"
+    assert f"git+{REPO_URL}@{RELEASE_TAG}" in setup, f"install from {REPO_URL} at {RELEASE_TAG} (_config.yml)"
+    assert "env.describe()" in setup, "print versions and the device"
+
+
+def test_one_parameters_cell(chapter):
+    _, nb = chapter
+    params = [c for c in code_cells(nb) if "parameters" in c.metadata.get("tags", [])]
+    assert len(params) == 1, "exactly one cell tagged `parameters` (papermill)"
+    assert re.search(r"^FAST = None\b", params[0].source, re.M), "parameters: FAST = None (reads MLBITS_FAST)"
+    assert re.search(r"^SEED = \d+", params[0].source, re.M), "parameters: SEED"
+
+
+def test_device_agnostic(chapter):
+    _, nb = chapter
+    for cell in code_cells(nb):
+        assert ".cuda()" not in cell.source, "use env.device() and .to(device), never .cuda()"
+
+
+# ----------------------------------------------------------------------------------------------- derivation
+def test_check_cells(chapter):
+    _, nb = chapter
+    checks = [c for c in code_cells(nb) if c.source.lstrip().startswith("# CHECK:")]
+    assert len(checks) >= 5, "at least five `# CHECK:` cells"
+    for cell in checks:
+        claim = cell.source.splitlines()[0]
+        assert "# NBVAL_CHECK_OUTPUT" in cell.source, f"{claim}: nbval must compare its output"
+        assert re.search(r"\bassert\b|assert_close", cell.source), f"{claim}: a check asserts"
+        assert output_text(cell).strip(), f"{claim}: a check prints one deterministic line"
+
+
+def test_widget_is_followed_by_a_static_figure(chapter):
+    _, nb = chapter
+    cells = code_cells(nb)
+    widget_at = [i for i, c in enumerate(cells) if re.search(r"ipywidgets|interact\(", c.source)]
+    assert widget_at, "at least one ipywidgets control"
+    for i in widget_at:
+        after = cells[i + 1] if i + 1 < len(cells) else None
+        assert after is not None and any("image/png" in o.get("data", {}) for o in after.outputs), \
+            "the cell after a widget shows a static figure (the rendered book has no kernel)"
+
+
+def test_figures_and_paper_table(chapter):
+    _, nb = chapter
+    images = sum("image/png" in o.get("data", {}) for c in code_cells(nb) for o in c.outputs)
+    assert images >= 3, "at least three figures"
+    text = "\n".join(output_text(c) for c in code_cells(nb))
+    assert re.search(r"^\|.*\bpaper\b.*\bours\b.*\|\s*$", text, re.M | re.I), \
+        "an executed table with the paper's numbers and ours side by side (a header naming 'paper' and 'ours')"
+
+
+def test_pitfalls_summary_references(chapter):
+    _, nb = chapter
+    md = "\n".join(c.source for c in nb.cells if c.cell_type == "markdown")
+    assert re.search(r"^## Pitfalls", md, re.M)
+    assert re.search(r"^## Summary", md, re.M)
+    assert re.search(r"^## References", md, re.M)
+    bib = (ROOT / "book" / "references.bib").read_text()
+    keys = set(re.findall(r"\{cite[a-z:]*\}`([^`]+)`", md))
+    assert keys, "cite the papers with {cite}`key`"
+    for group in keys:
+        for key in group.split(","):
+            assert re.search(rf"@\w+\{{{key.strip()},", bib), f"{key} is not in book/references.bib"
+
+
+# ----------------------------------------------------------------------------------------------- exercises
+def exercises(nb):
+    """(label, check name, learner function name, solution code) for each exercise, in order."""
+    found = []
+    for i, cell in enumerate(nb.cells):
+        label = re.search(r"\{exercise\}.*\n:label: ([\w-]+)", cell.source) if cell.cell_type == "markdown" else None
+        if not label:
+            continue
+        calls = [c for c in nb.cells[i + 1:i + 3] if c.cell_type == "code" and re.search(r"\bcheck\.\w+\(", c.source)]
+        assert calls, f"exercise {label.group(1)}: the next code cell calls a mlbits_lite.check self-check"
+        name, fn = re.search(r"\bcheck\.(\w+)\((\w+)\)", calls[0].source).groups()
+        solutions = [c.source for c in nb.cells[i + 1:i + 4]
+                     if c.cell_type == "markdown" and re.search(rf"\{{solution\}} {label.group(1)}\b", c.source)]
+        assert solutions, f"exercise {label.group(1)}: a {{solution}} follows"
+        assert ":class: dropdown" in solutions[0], f"solution to {label.group(1)} is a dropdown"
+        code = re.search(r"```python\n(.*?)```", solutions[0], re.S)
+        found.append((label.group(1), name, fn, code.group(1) if code else None))
+    return found
+
+
+def test_exercises_have_self_checks_and_solutions_that_pass_them(chapter):
+    _, nb = chapter
+    found = exercises(nb)
+    assert len(found) >= 3, "at least three exercises"
+    for label, name, fn, code in found:
+        assert code, f"solution to {label} shows its code in a ```python block"
+        namespace: dict = {}
+        exec("import torch\nimport torch.nn.functional as F\n" + code, namespace)
+        result = getattr(check, name)(namespace[fn])
+        assert result.passed, f"the solution shown for {label} fails its own check: {result.message}"
+
+
+def test_exercise_stubs_are_left_for_the_learner(chapter):
+    _, nb = chapter
+    for cell in code_cells(nb):
+        if re.search(r"\bcheck\.\w+\(", cell.source):
+            assert "raise NotImplementedError" in cell.source, "the exercise cell is a stub for the learner"
+
+
+# ----------------------------------------------------------------------------------------------- outputs
+def test_executed_in_order_without_errors(chapter):
+    _, nb = chapter
+    counts = [c.execution_count for c in code_cells(nb) if c.source.strip()]
+    assert counts == list(range(1, len(counts) + 1)), "execute top to bottom in one kernel (`make execute`)"
+    for cell in code_cells(nb):
+        assert not any(o.output_type == "error" for o in cell.outputs), cell.source.splitlines()[0]
+        assert not any(o.get("name") == "stderr" for o in cell.outputs), \
+            f"stderr output (a warning?) in: {cell.source.splitlines()[0]}"
+
+
+def test_no_absolute_paths_and_bounded_size(chapter):
+    path, nb = chapter
+    for cell in code_cells(nb):
+        leak = ABS_PATH.search(output_text(cell))
+        assert not leak, f"absolute path {leak.group(0)!r} in the output of: {cell.source.splitlines()[0]}"
+    assert path.stat().st_size <= MAX_BYTES, f"{path.name} is {path.stat().st_size} bytes (max {MAX_BYTES})"
+
+
+def test_outputs_are_fresh(chapter):
+    path, nb = chapter
+    stamp = nb.metadata.get("mlbits")
+    hint = f"re-execute: make execute NB=notebooks/{path.name}"
+    assert isinstance(stamp, dict), f"no execution stamp: {hint}"
+    assert stamp["mode"] == "full", f"outputs must come from full mode: {hint}"
+    assert stamp["code_sha256"] == nbtools.code_hash(nb), f"code cells changed since the outputs were made: {hint}"
+    assert stamp["library_sha256"] == nbtools.library_hash(), f"mlbits_lite changed since the outputs were made: {hint}"
+    for key in ("device", "seconds", "executed", "versions"):
+        assert key in stamp, f"stamp lacks {key}: {hint}"
