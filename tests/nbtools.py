@@ -59,17 +59,6 @@ def chapters() -> list[Path]:
 
 
 # ------------------------------------------------------------------------------------------------ execution
-def _versions() -> dict[str, str]:
-    import matplotlib
-    import numpy
-    import torch
-
-    import mlbits_lite
-
-    return {"python": platform.python_version(), "torch": torch.__version__, "numpy": numpy.__version__,
-            "matplotlib": matplotlib.__version__, "mlbits_lite": mlbits_lite.__version__}
-
-
 def _device() -> str:
     import torch
 
@@ -100,6 +89,8 @@ def run(path: Path, *, fast: bool, output: Path) -> float:
 
 def execute(path: Path) -> float:
     """Full mode, in place, stamped. Returns the seconds it took."""
+    from mlbits_lite.env import versions
+
     seconds = run(path, fast=False, output=path)
     nb = nbformat.read(path, as_version=4)
     _tidy(nb)
@@ -110,7 +101,7 @@ def execute(path: Path) -> float:
         "device": _device(),
         "seconds": round(seconds, 1),
         "executed": datetime.now(timezone.utc).strftime("%Y-%m-%d"),
-        "versions": _versions(),
+        "versions": versions(),
     }
     nbformat.write(nb, path)
     print(f"executed {path.relative_to(ROOT)} in full mode: {seconds:.1f} s")
