@@ -94,6 +94,19 @@ def _as_array(name: str, value: Any, ndim: int | Sequence[int] | None = None) ->
     return array
 
 
+def _series(name: str, mapping: Any, *, like: np.ndarray) -> dict[str, np.ndarray]:
+    """Check a dict of label -> 1-D values, each shaped like ``like``; return it as arrays."""
+    if not isinstance(mapping, Mapping):
+        raise TypeError(f"{name} must be a dict of label -> values, got {type(mapping).__name__}")
+    if not mapping:
+        raise ValueError(f"{name} must hold at least one entry, got an empty dict")
+    series = {label: _as_array(f"{name}[{label!r}]", y, ndim=1) for label, y in mapping.items()}
+    for label, y in series.items():
+        if y.shape != like.shape:
+            raise ValueError(f"{name}[{label!r}] must have shape {like.shape}, got {y.shape}")
+    return series
+
+
 def _require_axes(ax: Any) -> Axes:
     from matplotlib.axes import Axes
 
@@ -162,14 +175,7 @@ def function_curves(
         ValueError: ``curves`` is empty, or a curve's length differs from x's.
     """
     xs = _as_array("x", x, ndim=1)
-    if not isinstance(curves, Mapping):
-        raise TypeError(f"curves must be a dict of label -> values, got {type(curves).__name__}")
-    if not curves:
-        raise ValueError("curves must hold at least one curve, got an empty dict")
-    ys = {label: _as_array(f"curves[{label!r}]", y, ndim=1) for label, y in curves.items()}
-    for label, y in ys.items():
-        if y.shape != xs.shape:
-            raise ValueError(f"curves[{label!r}] must have shape {xs.shape} like x, got {y.shape}")
+    ys = _series("curves", curves, like=xs)
 
     ax = _axes_or_new(ax)
     for label, y in ys.items():
@@ -430,16 +436,10 @@ def log_log_timing(
         ValueError: ``times`` is empty, lengths differ from ``sizes``, or a size or time is not positive.
     """
     xs = _as_array("sizes", sizes, ndim=1)
-    if not isinstance(times, Mapping):
-        raise TypeError(f"times must be a dict of method name -> times, got {type(times).__name__}")
-    if not times:
-        raise ValueError("times must hold at least one method, got an empty dict")
     if xs.size == 0 or not (xs > 0).all():
         raise ValueError("sizes must be non-empty and positive (log axes)")
-    series = {name: _as_array(f"times[{name!r}]", t, ndim=1) for name, t in times.items()}
+    series = _series("times", times, like=xs)
     for name, t in series.items():
-        if t.shape != xs.shape:
-            raise ValueError(f"times[{name!r}] must have {len(xs)} entries like sizes, got {len(t)}")
         if not (t > 0).all():
             raise ValueError(f"times[{name!r}] must be positive (log axes)")
 

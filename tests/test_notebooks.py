@@ -223,3 +223,19 @@ def test_outputs_are_fresh(chapter):
     assert stamp["library_sha256"] == nbtools.library_hash(), f"mlbits_lite changed since the outputs were made: {hint}"
     for key in ("device", "seconds", "executed", "versions"):
         assert key in stamp, f"stamp lacks {key}: {hint}"
+
+
+# ----------------------------------------------------------------------------------------------- the stamp itself
+def test_code_hash_sees_code_but_not_outputs_or_prose():
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_markdown_cell("# T"), nbformat.v4.new_code_cell("x = 1")])
+    before = nbtools.code_hash(nb)
+    nb.cells[1].outputs = [nbformat.v4.new_output("stream", text="1\n")]
+    nb.cells[0].source = "# Another title"
+    assert nbtools.code_hash(nb) == before
+    nb.cells[1].source = "x = 2"
+    assert nbtools.code_hash(nb) != before
+
+
+def test_human_times():
+    assert [nbtools.human(s) for s in (None, 4.4, 59.6, 61, 600)] == \
+        ["not measured yet", "4 s", "1 min 00 s", "1 min 01 s", "10 min 00 s"]

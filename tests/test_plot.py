@@ -57,7 +57,7 @@ def test_function_curves_new_and_given_axes(ax):
 
 @pytest.mark.parametrize("x, curves, error, message", [
     (torch.ones(3), {"a": torch.ones(4)}, ValueError, r"curves\['a'\] must have shape"),
-    (torch.ones(3), {}, ValueError, "at least one curve"),
+    (torch.ones(3), {}, ValueError, "curves must hold at least one"),
     (torch.ones(3), [torch.ones(3)], TypeError, "curves must be a dict"),
     (torch.ones(3, 1), {"a": torch.ones(3)}, ValueError, "x must be 1-D"),
     (["a", "b"], {"a": torch.ones(2)}, TypeError, "x must be a tensor or array"),
@@ -215,8 +215,8 @@ def test_log_log_timing(ax):
 
 
 @pytest.mark.parametrize("sizes, times, error, message", [
-    ([1, 2], {"a": [1.0]}, ValueError, r"times\['a'\] must have 2 entries"),
-    ([1, 2], {}, ValueError, "at least one method"),
+    ([1, 2], {"a": [1.0]}, ValueError, r"times\['a'\] must have shape \(2,\)"),
+    ([1, 2], {}, ValueError, "times must hold at least one"),
     ([1, 2], [[1.0, 2.0]], TypeError, "times must be a dict"),
     ([0, 2], {"a": [1.0, 2.0]}, ValueError, "sizes must be non-empty and positive"),
     ([1, 2], {"a": [0.0, 2.0]}, ValueError, r"times\['a'\] must be positive"),
