@@ -45,12 +45,65 @@ def code_hash(nb: nbformat.NotebookNode) -> str:
     return h.hexdigest()
 
 
-def library_hash() -> str:
-    """sha256 of every mlbits_lite source file (path and content), so a library change marks outputs stale."""
+_MODULE_REFERENCE = re.compile(r"\b(?:mb|mlbits_lite)\.(\w+)|from mlbits_lite import (?:\(([\w ,\n]+)\)|([\w ,]+))")
+_RELATIVE_IMPORT = re.compile(r"^from (\.+)(\w*) import (?:\(([\w ,\n]+)\)|([\w ,]+))", re.M)
+
+
+def _module_file(parts: list[str]) -> Path | None:
+    path = LIBRARY.joinpath(*parts)
+    for candidate in (path.with_suffix(".py"), path / "__init__.py"):
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def _defining_modules(package: str, code: str) -> list[Path]:
+    """The submodules of a package (`check`, `models`) that define the names the code takes from it."""
+    used = set(re.findall(rf"\b{package}\.(\w+)", code))
+    for parenthesised, plain in re.findall(rf"from mlbits_lite\.{package} import (?:\(([\w ,\n]+)\)|([\w ,]+))", code):
+        used.update(n.strip() for n in (parenthesised or plain).split(","))
+    defines = re.compile(rf"^(?:def|class) ({'|'.join(map(re.escape, used)) or '^$'})\b", re.M)
+    return [m for m in sorted((LIBRARY / package).glob("[a-z]*.py")) if defines.search(m.read_text())]
+
+
+def library_files(nb: nbformat.NotebookNode) -> list[Path]:
+    """The mlbits_lite files a notebook's outputs depend on: the modules its code uses, and what those import.
+
+    From a package (`check`, `models`) only the submodules that define the names the notebook uses count, so a new
+    chapter's checks or model do not mark the other chapters stale. Data files count when a module reads `_files/`.
+    """
+    code = "\n".join(cell.source for cell in nb.cells if cell.cell_type == "code")
+    names = set(re.findall(r"from mlbits_lite\.(\w+) import", code))
+    for match in _MODULE_REFERENCE.finditer(code):
+        names.update(n.strip() for group in match.groups() if group for n in group.split(","))
+    todo: list[Path] = []
+    for name in sorted(names):
+        path = _module_file([name]) if name else None
+        if path is not None:
+            todo += _defining_modules(name, code) if path.name == "__init__.py" else [path]
+    files: set[Path] = set()
+    while todo:
+        path = todo.pop()
+        if path in files:
+            continue
+        files.add(path)
+        text = path.read_text()
+        package = list(path.relative_to(LIBRARY).parent.parts)
+        for dots, module, *imported in _RELATIVE_IMPORT.findall(text):
+            imported = "".join(imported)
+            base = package[: len(package) - (len(dots) - 1)]
+            targets = [base + [module]] if module else [base + [n.strip()] for n in imported.split(",")]
+            todo += [f for t in targets if (f := _module_file(t)) is not None]
+        if "_files" in text:
+            files.update(p for p in (LIBRARY / "_files").glob("*") if p.is_file())
+    return sorted(files)
+
+
+def library_hash(nb: nbformat.NotebookNode) -> str:
+    """sha256 of the mlbits_lite files the notebook depends on (path and content): a change there marks it stale."""
     h = hashlib.sha256()
-    for path in sorted(LIBRARY.rglob("*")):
-        if path.is_file() and path.suffix in {".py", ".csv", ".json", ".npz"} and "__pycache__" not in path.parts:
-            h.update(path.relative_to(ROOT).as_posix().encode() + b"\0" + path.read_bytes() + b"\0")
+    for path in library_files(nb):
+        h.update(path.relative_to(ROOT).as_posix().encode() + b"\0" + path.read_bytes() + b"\0")
     return h.hexdigest()
 
 
@@ -96,7 +149,7 @@ def execute(path: Path) -> float:
     _tidy(nb)
     nb.metadata["mlbits"] = {
         "code_sha256": code_hash(nb),
-        "library_sha256": library_hash(),
+        "library_sha256": library_hash(nb),
         "mode": "full",
         "device": _device(),
         "seconds": round(seconds, 1),

@@ -220,7 +220,7 @@ def test_outputs_are_fresh(chapter):
     assert isinstance(stamp, dict), f"no execution stamp: {hint}"
     assert stamp["mode"] == "full", f"outputs must come from full mode: {hint}"
     assert stamp["code_sha256"] == nbtools.code_hash(nb), f"code cells changed since the outputs were made: {hint}"
-    assert stamp["library_sha256"] == nbtools.library_hash(), f"mlbits_lite changed since the outputs were made: {hint}"
+    assert stamp["library_sha256"] == nbtools.library_hash(nb), f"mlbits_lite changed since the outputs were made: {hint}"
     for key in ("device", "seconds", "executed", "versions"):
         assert key in stamp, f"stamp lacks {key}: {hint}"
 
@@ -234,6 +234,17 @@ def test_code_hash_sees_code_but_not_outputs_or_prose():
     assert nbtools.code_hash(nb) == before
     nb.cells[1].source = "x = 2"
     assert nbtools.code_hash(nb) != before
+
+
+def test_library_files_follow_what_the_code_uses():
+    def files(code: str) -> set[str]:
+        nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(code)])
+        return {p.relative_to(nbtools.LIBRARY).as_posix() for p in nbtools.library_files(nb)}
+
+    used = files("import mlbits_lite as mb\nfrom mlbits_lite import check, env\nmb.autograd.vjp\ncheck.softmax_vjp(f)")
+    assert {"env.py", "autograd.py", "check/_framework.py", "check/backward.py", "_validate.py"} <= used
+    assert "plot.py" not in used and "train.py" not in used
+    assert files("x = 1") == set()
 
 
 def test_human_times():
