@@ -36,7 +36,7 @@ chromium:
 # Unit tests, notebook structure, the strict book build and rendered pages, and every notebook re-run by nbval
 # in fast mode (check cells' printed lines compared with the committed outputs).
 test: $(READY) chromium
-	MLBITS_FAST=1 $(PY) -m pytest -n 2 --dist loadfile --nbval-lax --nbval-current-env tests/ notebooks/
+	MLBITS_FAST=1 $(PY) -m pytest -n 2 --dist loadfile --nbval-lax --nbval-current-env tests/ notebooks/ book/datasets.ipynb
 
 # Re-execute notebooks in full mode, in place, and stamp them (make execute NB=notebooks/01_backward_jvp.ipynb).
 execute: $(READY)

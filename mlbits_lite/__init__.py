@@ -7,6 +7,9 @@ One concept per module:
     metrics   accuracy and calibration
     plot      the house style and shared figures (imported on first use: it loads matplotlib)
     check     self-checks for the exercises
+    data      offline datasets: generated, bundled, or shipped in a pip package
+    losses    Huber, Smooth L1, label smoothing
+    models    GapCNN and the chapters' other models
 """
 from __future__ import annotations
 
@@ -15,9 +18,9 @@ __version__ = "0.1.0"
 import importlib
 from types import ModuleType
 
-from . import autograd, check, env, metrics, train
+from . import autograd, check, data, env, losses, metrics, models, train
 
-__all__ = ["__version__", "autograd", "check", "env", "metrics", "plot", "train"]
+__all__ = ["__version__", "autograd", "check", "data", "env", "losses", "metrics", "models", "plot", "train"]
 
 
 def __getattr__(name: str) -> ModuleType:

@@ -111,6 +111,11 @@ def chapters() -> list[Path]:
     return sorted(p for p in NOTEBOOKS.glob("[0-9]*.ipynb"))
 
 
+def book_notebooks() -> list[Path]:
+    """The book's executed pages that are not chapters (e.g. book/datasets.ipynb)."""
+    return sorted((ROOT / "book").glob("*.ipynb"))
+
+
 # ------------------------------------------------------------------------------------------------ execution
 def _device() -> str:
     import torch

@@ -22,6 +22,7 @@ RELEASE_TAG = CONFIG["mlbits"]["release_tag"]
 MAX_BYTES = 2_000_000
 ABS_PATH = re.compile(r"(?<![\w:/])/(?:home|root|Users|tmp|work|mnt|opt|usr|var)/[\w.-]+")
 CHAPTERS = nbtools.chapters()
+EXECUTED = CHAPTERS + nbtools.book_notebooks()  # chapters and the book's executed pages (e.g. the datasets)
 
 
 def source(cell) -> str:
@@ -39,6 +40,12 @@ def output_text(cell) -> str:
 
 @pytest.fixture(scope="module", params=CHAPTERS, ids=[p.name for p in CHAPTERS])
 def chapter(request):
+    path = request.param
+    return path, nbformat.read(path, as_version=4)
+
+
+@pytest.fixture(scope="module", params=EXECUTED, ids=[p.name for p in EXECUTED])
+def executed(request):
     path = request.param
     return path, nbformat.read(path, as_version=4)
 
@@ -87,24 +94,24 @@ def test_chapter_map_is_current():
 
 
 # ----------------------------------------------------------------------------------------------- set-up, parameters
-def test_setup_cell_installs_from_the_configured_repository(chapter):
-    _, nb = chapter
+def test_setup_cell_installs_from_the_configured_repository(executed):
+    _, nb = executed
     setup = code_cells(nb)[0].source
     assert '"google.colab" in sys.modules' in setup, "the first code cell installs only in Colab"
     assert f"git+{REPO_URL}@{RELEASE_TAG}" in setup, f"install from {REPO_URL} at {RELEASE_TAG} (_config.yml)"
     assert "env.describe()" in setup, "print versions and the device"
 
 
-def test_one_parameters_cell(chapter):
-    _, nb = chapter
+def test_one_parameters_cell(executed):
+    _, nb = executed
     params = [c for c in code_cells(nb) if "parameters" in c.metadata.get("tags", [])]
     assert len(params) == 1, "exactly one cell tagged `parameters` (papermill)"
     assert re.search(r"^FAST = None\b", params[0].source, re.M), "parameters: FAST = None (reads MLBITS_FAST)"
     assert re.search(r"^SEED = \d+", params[0].source, re.M), "parameters: SEED"
 
 
-def test_device_agnostic(chapter):
-    _, nb = chapter
+def test_device_agnostic(executed):
+    _, nb = executed
     for cell in code_cells(nb):
         assert ".cuda()" not in cell.source, "use env.device() and .to(device), never .cuda()"
 
@@ -195,8 +202,8 @@ def test_exercise_stubs_are_left_for_the_learner(chapter):
 
 
 # ----------------------------------------------------------------------------------------------- outputs
-def test_executed_in_order_without_errors(chapter):
-    _, nb = chapter
+def test_executed_in_order_without_errors(executed):
+    _, nb = executed
     counts = [c.execution_count for c in code_cells(nb) if c.source.strip()]
     assert counts == list(range(1, len(counts) + 1)), "execute top to bottom in one kernel (`make execute`)"
     for cell in code_cells(nb):
@@ -205,18 +212,18 @@ def test_executed_in_order_without_errors(chapter):
             f"stderr output (a warning?) in: {cell.source.splitlines()[0]}"
 
 
-def test_no_absolute_paths_and_bounded_size(chapter):
-    path, nb = chapter
+def test_no_absolute_paths_and_bounded_size(executed):
+    path, nb = executed
     for cell in code_cells(nb):
         leak = ABS_PATH.search(output_text(cell))
         assert not leak, f"absolute path {leak.group(0)!r} in the output of: {cell.source.splitlines()[0]}"
     assert path.stat().st_size <= MAX_BYTES, f"{path.name} is {path.stat().st_size} bytes (max {MAX_BYTES})"
 
 
-def test_outputs_are_fresh(chapter):
-    path, nb = chapter
+def test_outputs_are_fresh(executed):
+    path, nb = executed
     stamp = nb.metadata.get("mlbits")
-    hint = f"re-execute: make execute NB=notebooks/{path.name}"
+    hint = f"re-execute: make execute NB={path.relative_to(ROOT)}"
     assert isinstance(stamp, dict), f"no execution stamp: {hint}"
     assert stamp["mode"] == "full", f"outputs must come from full mode: {hint}"
     assert stamp["code_sha256"] == nbtools.code_hash(nb), f"code cells changed since the outputs were made: {hint}"
