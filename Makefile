@@ -11,6 +11,9 @@ NB     ?= notebooks/*.ipynb
 # Jupyter kernels, papermill and jupyter-book all resolve `python` on PATH: make it the venv's.
 export PATH := $(BIN):$(PATH)
 export PYTHONHASHSEED := 0
+# One thread per notebook: the book's tensors are small, and the tests run two notebooks at once on two cores,
+# where PyTorch's default of one thread per core oversubscribes the CPU and small models slow down many times over.
+export OMP_NUM_THREADS := 1
 
 .PHONY: book test execute timings venv chromium clean
 

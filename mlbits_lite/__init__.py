@@ -3,6 +3,7 @@
 One concept per module:
     env       device, seeding, fast mode, Colab detection, versions
     autograd  vjp, jvp (double-backward trick), jacobian (one VJP per output)
+    activations  GELU (exact, tanh and sigmoid forms, Monte-Carlo) and Mish
     train     fit / evaluate: one small device-agnostic loop
     metrics   accuracy and calibration
     plot      the house style and shared figures (imported on first use: it loads matplotlib)
@@ -10,6 +11,8 @@ One concept per module:
     data      offline datasets: generated, bundled, or shipped in a pip package
     losses    Huber, Smooth L1, label smoothing
     models    GapCNN and the chapters' other models
+    explain   where a network looks: CAM, Grad-CAM, boxes from maps, IoU, attention rollout
+    augment   Cutout, Mixup and CutMix: batch augmentations that erase or mix image regions
 """
 from __future__ import annotations
 
@@ -18,9 +21,9 @@ __version__ = "0.1.0"
 import importlib
 from types import ModuleType
 
-from . import autograd, check, data, env, losses, metrics, models, train
+from . import activations, augment, autograd, check, data, env, explain, losses, metrics, models, train
 
-__all__ = ["__version__", "autograd", "check", "data", "env", "losses", "metrics", "models", "plot", "train"]
+__all__ = ["__version__", "activations", "augment", "autograd", "check", "data", "env", "explain", "losses", "metrics", "models", "plot", "train"]
 
 
 def __getattr__(name: str) -> ModuleType:

@@ -21,9 +21,10 @@ from importlib import resources
 
 import numpy as np
 import torch
-from torch.utils.data import DataLoader, TensorDataset
+from torch.utils.data import BatchSampler, DataLoader, RandomSampler, SequentialSampler, TensorDataset
 
 from ._validate import (
+    require_bool,
     require_choice,
     require_in_range,
     require_int,
@@ -349,8 +350,12 @@ def loader(*tensors: torch.Tensor, batch_size: int = 128, shuffle: bool = False,
                              f"tensors[{i}] has {len(t)}")
     require_positive_int("batch_size", batch_size)
     require_non_negative_int("seed", seed)
-    generator = torch.Generator().manual_seed(seed) if shuffle else None
-    return DataLoader(TensorDataset(*tensors), batch_size=batch_size, shuffle=bool(shuffle), generator=generator)
+    require_bool("shuffle", shuffle)
+    dataset = TensorDataset(*tensors)
+    order = RandomSampler(dataset, generator=torch.Generator().manual_seed(seed)) if shuffle else SequentialSampler(dataset)
+    # one index list per batch: TensorDataset slices every tensor at once instead of stacking single examples
+    batches = BatchSampler(order, batch_size=batch_size, drop_last=False)
+    return DataLoader(dataset, sampler=batches, batch_size=None)
 
 
 def train_val_split(

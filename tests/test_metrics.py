@@ -141,3 +141,17 @@ def test_default_is_15_bins():
 def test_calibration_bad_inputs(fn, probs, labels, n_bins, error, message):
     with pytest.raises(error, match=message):
         fn(probs, labels, n_bins)
+
+
+def test_perfectly_calibrated_predictor_has_ece_near_zero():
+    # labels drawn from the predicted distribution itself: P(label = prediction | p) = max p, so ECE -> 0
+    g = torch.Generator().manual_seed(0)
+    logits = 2 * torch.randn(100_000, 5, generator=g, dtype=torch.float64)
+    probs = torch.softmax(logits, 1)
+    labels = torch.multinomial(probs, 1, generator=g).squeeze(1)
+    assert metrics.expected_calibration_error(probs, labels) < 0.01  # sampling noise only
+    overconfident = torch.softmax(2 * logits, 1)  # same argmax, sharper: confidence exceeds accuracy
+    assert metrics.expected_calibration_error(overconfident, labels) > 0.05
+    conf, acc, count = metrics.reliability_bins(overconfident, labels)
+    filled = count > 1000
+    assert (conf[filled] >= acc[filled]).all()

@@ -12,11 +12,25 @@ always reaches the end of a notebook.
 
 One module per chapter holds that chapter's checks; `check.NAME` reaches every one of them:
     backward   chapter 1: backward() as a vector–Jacobian product
+    gelu       chapter 2: GELU derived from dropout, zoneout and ReLU, and Mish
+    huber      chapter 3: Huber loss vs Smooth L1
+    label_smoothing  chapter 4: label smoothing, its optimum, and calibration
+    cam        chapter 5: class activation maps and Grad-CAM
+    cutmix     chapter 6: CutMix, derived from Cutout and Mixup
+    vit        chapter 7: the Vision Transformer from scratch, and attention rollout
+    tcn        chapter 8: temporal convolutional networks vs recurrent networks
 """
 from __future__ import annotations
 
 from ._framework import CheckResult
 from .backward import hessian_vector_product, jacobian_by_jvps, predict_grad, softmax_vjp
+from .gelu import gelu_derivative, gelu_tanh, stochastic_gate
+from .cam import box_iou, cam_by_einsum, cam_to_box, grad_cam_from_gradients
+from .huber import delta_for_fraction, huber_elementwise, huber_gradient_ratio
+from .label_smoothing import expected_calibration_error, optimal_logit_gap, smooth_one_hot, smoothed_cross_entropy
+from .cutmix import cutmix_box, mix_with_box, mixed_loss, smoothed_mixed_targets
+from .tcn import causal_conv1d, leak_free_scale, receptive_field
+from .vit import attention_head, patchify, rollout, vit_param_count
 
 __all__ = [
     "CheckResult",
@@ -25,4 +39,36 @@ __all__ = [
     "jacobian_by_jvps",
     "predict_grad",
     "hessian_vector_product",
+    # chapter 2
+    "gelu_tanh",
+    "gelu_derivative",
+    "stochastic_gate",
+    # chapter 3
+    "huber_elementwise",
+    "delta_for_fraction",
+    "huber_gradient_ratio",
+    # chapter 4
+    "smooth_one_hot",
+    "optimal_logit_gap",
+    "smoothed_cross_entropy",
+    "expected_calibration_error",
+    # chapter 5
+    "cam_by_einsum",
+    "grad_cam_from_gradients",
+    "box_iou",
+    "cam_to_box",
+    # chapter 6
+    "cutmix_box",
+    "mix_with_box",
+    "mixed_loss",
+    "smoothed_mixed_targets",
+    # chapter 7
+    "patchify",
+    "attention_head",
+    "vit_param_count",
+    "rollout",
+    # chapter 8
+    "causal_conv1d",
+    "receptive_field",
+    "leak_free_scale",
 ]

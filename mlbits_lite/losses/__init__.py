@@ -5,4 +5,25 @@
 """
 from __future__ import annotations
 
-__all__: list[str] = []
+from .classification import (
+    LabelSmoothingCrossEntropy,
+    SoftTargetCrossEntropy,
+    label_smoothing_cross_entropy,
+    smooth_one_hot,
+    soft_target_cross_entropy,
+)
+from .regression import HuberLoss, SmoothL1Loss, huber_loss, smooth_l1_loss
+
+__all__: list[str] = [
+    # regression
+    "huber_loss",
+    "smooth_l1_loss",
+    "HuberLoss",
+    "SmoothL1Loss",
+    # classification
+    "smooth_one_hot",
+    "label_smoothing_cross_entropy",
+    "soft_target_cross_entropy",
+    "LabelSmoothingCrossEntropy",
+    "SoftTargetCrossEntropy",
+]
