@@ -29,7 +29,8 @@ def attention_head(q, k, v):
 def vit_param_count(img_size, patch_size, in_chans, num_classes, embed_dim, depth, num_heads, mlp_ratio):
     D, N, hidden = embed_dim, (img_size // patch_size) ** 2, int(embed_dim * mlp_ratio)
     block = 2 * 2 * D + (3 * D * D + 3 * D) + (D * D + D) + (D * hidden + hidden) + (hidden * D + D)
-    return (in_chans * patch_size**2 * D + D) + D + (N + 1) * D + depth * block + 2 * D + (D * num_classes + num_classes)
+    embedding = (in_chans * patch_size**2 * D + D) + D + (N + 1) * D
+    return embedding + depth * block + 2 * D + (D * num_classes + num_classes)
 
 
 def rollout(attentions):

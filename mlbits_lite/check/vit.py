@@ -59,7 +59,8 @@ def attention_head(learner: Callable[[torch.Tensor, torch.Tensor, torch.Tensor],
                 (scores / math.sqrt(d)).softmax(-2) @ v,
             "the scores need a softmax before they weigh the values": scores / math.sqrt(d) @ v,
             "that is the matrix of attention weights: multiply it by v": weights,
-            "the scores are k qᵀ; row i of q kᵀ belongs to query i": (scores.transpose(-2, -1) / math.sqrt(d)).softmax(-1) @ v,
+            "the scores are k qᵀ; row i of q kᵀ belongs to query i":
+                (scores.transpose(-2, -1) / math.sqrt(d)).softmax(-1) @ v,
         }
         cases.append(((q, k, v), want, wrong))
     return _run("attention_head", learner, cases, no_grad=True)
@@ -165,8 +166,9 @@ def rollout(learner: Callable[[list[torch.Tensor]], torch.Tensor]) -> CheckResul
 
     Args:
         learner: `f(attentions)` for a list (first layer first) of (heads, T, T) non-negative attention maps of
-            one image (rows need not sum to 1, e.g. after the weakest weights were dropped); returns the (T, T) rollout: per layer the mean over heads plus the identity, rows renormalised to sum
-            to 1, multiplied through the layers with later layers on the left.
+            one image (rows need not sum to 1, e.g. after the weakest weights were dropped); returns the (T, T)
+            rollout: per layer the mean over heads plus the identity, rows renormalised to sum to 1, multiplied
+            through the layers with later layers on the left.
     """
     g = _hidden_generator("rollout")
     cases = []
