@@ -138,6 +138,8 @@ def cam_to_box(learner: Callable[[torch.Tensor, float], object]) -> CheckResult:
             (x0, y0, x1, y1) with exclusive ends, as a tensor or a sequence of four ints.
     """
     exercise = "cam_to_box"
+    if not callable(learner):
+        raise TypeError(f"{exercise}: expected your function as the argument, got {type(learner).__name__}")
     g = _hidden_generator(exercise)
     cases = []
     for i, (height, width, threshold) in enumerate(((24, 32, 0.2), (30, 20, 0.5), (28, 28, 0.35), (16, 24, 0.2))):
