@@ -42,22 +42,6 @@ CASES = [
 ]
 
 
-@pytest.mark.parametrize("run_check, solution", CASES, ids=lambda c: getattr(c, "__name__", ""))
-def test_right_answer_passes(run_check, solution):
-    result = run_check(solution)
-    assert result.passed and bool(result), result.message
-    assert "pass" in str(result) and str(result).startswith("✅")
-
-
-@pytest.mark.parametrize("run_check, solution", CASES, ids=lambda c: getattr(c, "__name__", ""))
-def test_unattempted_says_so_without_raising(run_check, solution):
-    def stub(*args):
-        raise NotImplementedError
-
-    result = run_check(stub)
-    assert not result and "not attempted" in result.message
-
-
 @pytest.mark.parametrize(
     "wrong, hint",
     [
@@ -105,8 +89,3 @@ def test_no_message_contains_a_number_from_the_reference():
 def test_hidden_cases_are_deterministic():
     assert check.softmax_vjp(lambda x, v: 1.1 * softmax_vjp(x, v)).message == \
         check.softmax_vjp(lambda x, v: 1.1 * softmax_vjp(x, v)).message
-
-
-def test_non_callable_is_a_clear_error():
-    with pytest.raises(TypeError, match="expected your function"):
-        check.softmax_vjp(42)

@@ -49,36 +49,6 @@ CASES = [
 IDS = ["cam_by_einsum", "grad_cam_from_gradients", "box_iou", "cam_to_box"]
 
 
-@pytest.mark.parametrize("run_check, solution", CASES, ids=IDS)
-def test_right_answer_passes(run_check, solution):
-    result = run_check(solution)
-    assert result.passed and bool(result), result.message
-    assert str(result).startswith("✅") and "pass" in str(result)
-
-
-@pytest.mark.parametrize("run_check, solution", CASES, ids=IDS)
-def test_unattempted_says_so_without_raising(run_check, solution):
-    def stub(*args):
-        raise NotImplementedError
-
-    result = run_check(stub)
-    assert not result and not result.attempted and "not attempted" in result.message
-
-
-@pytest.mark.parametrize("run_check, solution", CASES, ids=IDS)
-def test_a_crash_is_reported_not_raised(run_check, solution):
-    def crash(*args):
-        raise IndexError("index 7 is out of bounds")
-
-    result = run_check(crash)
-    assert not result and "IndexError" in result.message
-
-
-def test_non_callable_is_a_clear_error():
-    with pytest.raises(TypeError, match="expected your function"):
-        check.cam_by_einsum(42)
-
-
 @pytest.mark.parametrize(
     "wrong, hint",
     [

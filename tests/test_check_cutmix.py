@@ -47,13 +47,6 @@ CASES = [
 ]
 
 
-@pytest.mark.parametrize("run_check, solution", CASES, ids=lambda c: getattr(c, "__name__", ""))
-def test_right_answer_passes(run_check, solution):
-    result = run_check(solution)
-    assert result.passed and bool(result), result.message
-    assert str(result).startswith("✅")
-
-
 def test_equivalent_right_answers_pass():
     # a soft-target cross-entropy is the same loss; mixing after smoothing is the same targets
     def loss_by_soft_targets(logits, labels_a, labels_b, lam):
@@ -68,15 +61,6 @@ def test_equivalent_right_answers_pass():
     assert check.mixed_loss(loss_by_soft_targets)
     assert check.smoothed_mixed_targets(smooth_then_mix)
     assert check.cutmix_box(lambda *a: torch.tensor(cutmix_box(*a)))  # a tensor of four ints is fine
-
-
-@pytest.mark.parametrize("run_check, solution", CASES, ids=lambda c: getattr(c, "__name__", ""))
-def test_unattempted_says_so_without_raising(run_check, solution):
-    def stub(*args):
-        raise NotImplementedError
-
-    result = run_check(stub)
-    assert not result and "not attempted" in result.message and str(result).startswith("✏️")
 
 
 # --------------------------------------------------------------------------------------- cutmix_box mistakes
@@ -211,9 +195,3 @@ def test_no_message_contains_a_number_from_the_reference():
 def test_hidden_cases_are_deterministic():
     wrong = lambda *a: tuple(v + 1 for v in cutmix_box(*a))  # noqa: E731
     assert check.cutmix_box(wrong).message == check.cutmix_box(wrong).message
-
-
-@pytest.mark.parametrize("run_check", [c for c, _ in CASES])
-def test_non_callable_is_a_clear_error(run_check):
-    with pytest.raises(TypeError, match="expected your function"):
-        run_check(42)

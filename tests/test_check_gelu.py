@@ -48,28 +48,11 @@ CASES = [
 ]
 
 
-@pytest.mark.parametrize("run_check, solution", CASES, ids=lambda c: getattr(c, "__name__", ""))
-def test_right_answer_passes(run_check, solution):
-    result = run_check(solution)
-    assert result.passed and bool(result), result.message
-    assert str(result).startswith("✅") and "pass" in result.message
-
-
 def test_other_right_answers_pass():
     assert check.gelu_tanh(lambda x: torch.nn.functional.gelu(x, approximate="tanh"))
     assert check.gelu_derivative(lambda x: 0.5 * torch.special.erfc(-x / math.sqrt(2)) + x * _pdf(x))
     assert check.stochastic_gate(stochastic_gate_by_uniforms)
     assert check.stochastic_gate(lambda x, g: x * torch.bernoulli(_cdf(x).float(), generator=g).double())
-
-
-@pytest.mark.parametrize("run_check, solution", CASES, ids=lambda c: getattr(c, "__name__", ""))
-def test_unattempted_says_so_without_raising(run_check, solution):
-    def stub(*args):
-        raise NotImplementedError
-
-    result = run_check(stub)
-    assert not result and not result.attempted and "not attempted" in result.message
-    assert str(result).startswith("✏️")
 
 
 @pytest.mark.parametrize(
@@ -164,9 +147,3 @@ def test_hidden_cases_are_deterministic():
     assert check.stochastic_gate(wrong).message == check.stochastic_gate(wrong).message
     scaled = lambda x: 1.1 * gelu_tanh(x)  # noqa: E731
     assert check.gelu_tanh(scaled).message == check.gelu_tanh(scaled).message
-
-
-@pytest.mark.parametrize("run_check", [c for c, _ in CASES])
-def test_non_callable_is_a_clear_error(run_check):
-    with pytest.raises(TypeError, match="expected your function"):
-        run_check(42)

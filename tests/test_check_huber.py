@@ -36,27 +36,10 @@ CASES = [
 IDS = ["huber_elementwise", "delta_for_fraction", "huber_gradient_ratio"]
 
 
-@pytest.mark.parametrize("run_check, solution", CASES, ids=IDS)
-def test_right_answer_passes(run_check, solution):
-    result = run_check(solution)
-    assert result.passed and bool(result), result.message
-    assert str(result).startswith("✅") and "pass" in str(result)
-
-
 def test_other_right_answers_pass():
     assert check.huber_elementwise(lambda x, y, d: F.huber_loss(x, y, delta=d, reduction="none"))
     assert check.huber_elementwise(lambda x, y, d: d * F.smooth_l1_loss(x, y, beta=d, reduction="none"))
     assert check.delta_for_fraction(lambda s, p: s * 2**0.5 * torch.erfinv(1 - p))
-
-
-@pytest.mark.parametrize("run_check, solution", CASES, ids=IDS)
-def test_unattempted_says_so_without_raising(run_check, solution):
-    def stub(*args):
-        raise NotImplementedError
-
-    result = run_check(stub)
-    assert not result and not result.attempted and "not attempted" in result.message
-    assert str(result).startswith("✏️")
 
 
 def _where(z, delta, inside, outside):
@@ -141,9 +124,3 @@ def test_no_message_contains_a_number_from_the_reference():
 def test_hidden_cases_are_deterministic():
     wrong = lambda x, y, d: 1.1 * huber(x, y, d)  # noqa: E731
     assert check.huber_elementwise(wrong).message == check.huber_elementwise(wrong).message
-
-
-def test_non_callable_is_a_clear_error():
-    for run_check, _ in CASES:
-        with pytest.raises(TypeError, match="expected your function"):
-            run_check(3.0)

@@ -49,13 +49,6 @@ CASES = [
 IDS = ["smooth_one_hot", "optimal_logit_gap", "smoothed_cross_entropy", "expected_calibration_error"]
 
 
-@pytest.mark.parametrize("run_check, solution", CASES, ids=IDS)
-def test_right_answer_passes(run_check, solution):
-    result = run_check(solution)
-    assert result.passed and bool(result), result.message
-    assert str(result).startswith("✅") and "pass" in result.message
-
-
 def test_library_functions_pass_too():
     assert check.smooth_one_hot(lambda t, k, e: losses.smooth_one_hot(t, k, e, dtype=torch.float64))
     assert check.smoothed_cross_entropy(losses.label_smoothing_cross_entropy)
@@ -81,25 +74,6 @@ def test_ece_with_linspace_edges_passes():
         return total
 
     assert check.expected_calibration_error(ece)
-
-
-@pytest.mark.parametrize("run_check, solution", CASES, ids=IDS)
-def test_unattempted_says_so_without_raising(run_check, solution):
-    def stub(*args):
-        raise NotImplementedError
-
-    result = run_check(stub)
-    assert not result and not result.attempted and "not attempted" in result.message
-    assert str(result).startswith("✏️")
-
-
-@pytest.mark.parametrize("run_check, solution", CASES, ids=IDS)
-def test_a_crash_is_reported_not_raised(run_check, solution):
-    def broken(*args):
-        raise KeyError("oops")
-
-    result = run_check(broken)
-    assert not result and "raised KeyError" in result.message
 
 
 @pytest.mark.parametrize("wrong, hint", [
@@ -208,9 +182,3 @@ def test_no_message_contains_a_number_from_the_reference():
 def test_hidden_cases_are_deterministic():
     wrong = lambda t, k, e: 1.1 * smooth_one_hot(t, k, e)  # noqa: E731
     assert check.smooth_one_hot(wrong).message == check.smooth_one_hot(wrong).message
-
-
-@pytest.mark.parametrize("run_check", [c for c, _ in CASES], ids=IDS)
-def test_non_callable_is_a_clear_error(run_check):
-    with pytest.raises(TypeError, match="expected your function"):
-        run_check(42)

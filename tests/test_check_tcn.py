@@ -42,13 +42,6 @@ CASES = [
 IDS = ["causal_conv1d", "receptive_field", "leak_free_scale"]
 
 
-@pytest.mark.parametrize("run_check, solution", CASES, ids=IDS)
-def test_right_answer_passes(run_check, solution):
-    result = run_check(solution)
-    assert result.passed and bool(result), result.message
-    assert str(result).startswith("✅") and "pass" in str(result)
-
-
 def test_other_right_answers_pass():
     def by_library_conv(x, w, d):  # pad left, then PyTorch's convolution
         return F.conv1d(F.pad(x, ((w.shape[-1] - 1) * d, 0)), w, dilation=d)
@@ -61,16 +54,6 @@ def test_other_right_answers_pass():
     assert check.causal_conv1d(by_library_conv)
     assert check.causal_conv1d(by_chomp)
     assert check.receptive_field(lambda k, n, c: torch.tensor(receptive_field(k, n, c)))
-
-
-@pytest.mark.parametrize("run_check, solution", CASES, ids=IDS)
-def test_unattempted_says_so_without_raising(run_check, solution):
-    def stub(*args):
-        raise NotImplementedError
-
-    result = run_check(stub)
-    assert not result and not result.attempted and "not attempted" in result.message
-    assert str(result).startswith("✏️")
 
 
 def _pad_both(x, w, d):
@@ -147,9 +130,3 @@ def test_hidden_cases_are_deterministic():
         return 1.1 * causal_conv1d(x, w, d)
 
     assert check.causal_conv1d(wrong).message == check.causal_conv1d(wrong).message
-
-
-def test_non_callable_is_a_clear_error():
-    for run_check, _ in CASES:
-        with pytest.raises(TypeError, match="expected your function"):
-            run_check(42)

@@ -51,31 +51,6 @@ CASES = [
 IDS = ["patchify", "attention_head", "vit_param_count", "rollout"]
 
 
-@pytest.mark.parametrize("run_check, solution", CASES, ids=IDS)
-def test_right_answer_passes(run_check, solution):
-    result = run_check(solution)
-    assert result.passed and bool(result), result.message
-    assert str(result).startswith("✅") and "pass" in result.message
-
-
-@pytest.mark.parametrize("run_check, solution", CASES, ids=IDS)
-def test_unattempted_says_so_without_raising(run_check, solution):
-    def stub(*args):
-        raise NotImplementedError
-
-    result = run_check(stub)
-    assert not result and not result.attempted and "not attempted" in result.message
-
-
-@pytest.mark.parametrize("run_check, solution", CASES, ids=IDS)
-def test_a_crashing_function_is_reported_not_raised(run_check, solution):
-    def crash(*args):
-        raise IndexError("boom")
-
-    result = run_check(crash)
-    assert not result and "IndexError" in result.message
-
-
 def test_library_versions_pass_too():
     assert check.patchify(models.patchify)
     assert check.rollout(lambda attentions: explain.attention_rollout([a[None] for a in attentions])[0])
@@ -205,9 +180,3 @@ def test_hidden_cases_are_deterministic():
         return 1.1 * attention_head(q, k, v)
 
     assert check.attention_head(wrong).message == check.attention_head(wrong).message
-
-
-def test_non_callable_is_a_clear_error():
-    for run_check in (check.patchify, check.attention_head, check.vit_param_count, check.rollout):
-        with pytest.raises(TypeError, match="expected your function"):
-            run_check(42)
