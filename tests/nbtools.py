@@ -27,6 +27,7 @@ from pathlib import Path
 import nbformat
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "book" / "_ext"))  # portable.py: the notebooks' exercise and citation format
 NOTEBOOKS = ROOT / "notebooks"
 LIBRARY = ROOT / "mlbits_lite"
 TIMINGS = ROOT / "book" / "timings.json"

@@ -13,6 +13,7 @@ import pytest
 import yaml
 
 import nbtools
+import portable
 from mlbits_lite import check
 
 ROOT = nbtools.ROOT
@@ -155,30 +156,37 @@ def test_pitfalls_summary_references(chapter):
     assert re.search(r"^## Summary", md, re.M)
     assert re.search(r"^## References", md, re.M)
     bib = (ROOT / "book" / "references.bib").read_text()
-    keys = set(re.findall(r"\{cite[a-z:]*\}`([^`]+)`", md))
-    assert keys, "cite the papers with {cite}`key`"
-    for group in keys:
-        for key in group.split(","):
-            assert re.search(rf"@\w+\{{{key.strip()},", bib), f"{key} is not in book/references.bib"
+    assert not re.search(r"\{cite[a-z:]*\}`", md), "cite with a portable link [Author Year](#key), not {cite}"
+    keys = {key for _, key in portable.CITATION.findall(md)}
+    bib_keys = portable.bib_keys(ROOT / "book" / "references.bib")
+    for key in keys:  # a key-shaped fragment (firstauthorYEARword) must be a bibliography key
+        assert key in bib_keys or not re.fullmatch(r"[a-z]+\d{4}\w+", key), f"{key} is not in book/references.bib"
+    cited = keys & bib_keys
+    assert cited, "cite the papers with portable links [Author Year](#key), key in book/references.bib"
+    anchors = set(re.findall(r'<a id="([\w-]+)"></a>', md))
+    for key in cited:
+        assert key in anchors, f"{key} is cited but has no <a id=\"{key}\"></a> entry under ## References"
 
 
 # ----------------------------------------------------------------------------------------------- exercises
 def exercises(nb):
-    """(label, check name, learner function name, solution code) for each exercise, in order."""
+    """(label, check name, learner function name, solution code) for each exercise, in order (portable format:
+    book/_ext/portable.py)."""
     found = []
     for i, cell in enumerate(nb.cells):
-        label = re.search(r"\{exercise\}.*\n:label: ([\w-]+)", cell.source) if cell.cell_type == "markdown" else None
-        if not label:
+        ex = portable.exercise(cell.source) if cell.cell_type == "markdown" else None
+        if not ex:
             continue
+        number, _, label, _ = ex
+        assert number == len(found) + 1, f"exercise {label}: exercises are numbered 1, 2, 3, ... in order"
         calls = [c for c in nb.cells[i + 1:i + 3] if c.cell_type == "code" and re.search(r"\bcheck\.\w+\(", c.source)]
-        assert calls, f"exercise {label.group(1)}: the next code cell calls a mlbits_lite.check self-check"
+        assert calls, f"exercise {label}: the next code cell calls a mlbits_lite.check self-check"
         name, fn = re.search(r"\bcheck\.(\w+)\((\w+)\)", calls[0].source).groups()
-        solutions = [c.source for c in nb.cells[i + 1:i + 4]
-                     if c.cell_type == "markdown" and re.search(rf"\{{solution\}} {label.group(1)}\b", c.source)]
-        assert solutions, f"exercise {label.group(1)}: a {{solution}} follows"
-        assert ":class: dropdown" in solutions[0], f"solution to {label.group(1)} is a dropdown"
+        solutions = [portable.solution(c.source) for c in nb.cells[i + 1:i + 4] if c.cell_type == "markdown"]
+        solutions = [s for s in solutions if s is not None]
+        assert solutions, f"exercise {label}: a <details> solution follows"
         code = re.search(r"```python\n(.*?)```", solutions[0], re.S)
-        found.append((label.group(1), name, fn, code.group(1) if code else None))
+        found.append((label, name, fn, code.group(1) if code else None))
     return found
 
 
