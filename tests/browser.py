@@ -53,9 +53,11 @@ class Browser:
             os.close(100)
             os.close(101)
 
+        # chromium's log goes to a file: a pipe nobody reads would fill up and stall the browser
+        self._log = open(Path(self._profile.name) / "chromium.log", "w+b")
         self._proc = subprocess.Popen(
-            [CHROMIUM, *FLAGS, f"--user-data-dir={self._profile.name}", "about:blank"],
-            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+            [CHROMIUM, *FLAGS, f"--user-data-dir={self._profile.name}/profile", "about:blank"],
+            stdin=subprocess.DEVNULL, stdout=self._log, stderr=self._log,
             pass_fds=(3, 4), preexec_fn=wire,  # fds 3 and 4 stay open through exec
         )
         os.close(to_browser_r)
@@ -63,14 +65,19 @@ class Browser:
         self._buffer = b""
         self._next_id = 0
         self._events: list[dict] = []  # messages that are not replies (page events), in arrival order
-        target = self._call("Target.createTarget", url="about:blank")["targetId"]
-        self._session = self._call("Target.attachToTarget", targetId=target, flatten=True)["sessionId"]
-        self.send("Page.enable")
-        self.send("Runtime.enable")
+        try:
+            target = self._call("Target.createTarget", url="about:blank")["targetId"]
+            self._session = self._call("Target.attachToTarget", targetId=target, flatten=True)["sessionId"]
+            self.send("Page.enable")  # load events
+        except BaseException:
+            self.close()
+            raise
 
     # --------------------------------------------------------------------------------------------- protocol
     def _write(self, message: dict) -> None:
-        os.write(self._to_browser, json.dumps(message).encode() + b"\0")
+        data = json.dumps(message).encode() + b"\0"
+        while data:
+            data = data[os.write(self._to_browser, data):]
 
     def _read(self, deadline: float) -> dict:
         while b"\0" not in self._buffer:
@@ -79,7 +86,7 @@ class Browser:
                 raise BrowserError(f"chromium did not answer within {self.timeout:.0f} s")
             chunk = os.read(self._from_browser, 1 << 20)
             if not chunk:
-                raise BrowserError(f"chromium exited: {self._proc.stderr.read().decode(errors='replace')[-2000:]}")
+                raise BrowserError(f"chromium exited: {self.log()[-2000:]}")
             self._buffer += chunk
         message, self._buffer = self._buffer.split(b"\0", 1)
         return json.loads(message)
@@ -122,6 +129,12 @@ class Browser:
             raise BrowserError(f"JavaScript error: {text}")
         return result["result"].get("value")
 
+    def log(self) -> str:
+        """What chromium wrote to its stdout and stderr so far."""
+        self._log.flush()
+        self._log.seek(0)
+        return self._log.read().decode(errors="replace")
+
     # --------------------------------------------------------------------------------------------- lifetime
     def close(self) -> None:
         try:
@@ -138,7 +151,7 @@ class Browser:
                 os.close(fd)
             except OSError:
                 pass
-        self._proc.stderr.close()
+        self._log.close()
         self._profile.cleanup()
 
     def __enter__(self) -> "Browser":
