@@ -8,6 +8,7 @@ from __future__ import annotations
 import os
 import subprocess
 from pathlib import Path
+from typing import Callable
 
 import nbformat
 import pytest
@@ -31,7 +32,8 @@ def stamped_notebook(code: str) -> nbformat.NotebookNode:
     return nb
 
 
-def built(returncode: int = 0, output: str = "build succeeded.") -> release.Callable:
+def built(returncode: int = 0, output: str = "build succeeded.") -> Callable[[Path], subprocess.CompletedProcess]:
+    """A stand-in for the book build that finishes with `returncode` and prints `output`."""
     return lambda root: subprocess.CompletedProcess(["jupyter-book"], returncode, output, "")
 
 
