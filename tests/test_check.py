@@ -72,6 +72,23 @@ def _softmax_vjp_by_imported_vjp(x, v):  # imported under another name: still se
     return func_vjp(lambda t: t.softmax(0), x)[1](v)[0]
 
 
+def _softmax_vjp_by_grad_fn(x, v):  # the graph's node called directly: no graph is recorded, so it has no node
+    return torch.softmax(x.clone().requires_grad_(), 0).grad_fn(v)
+
+
+def _softmax_vjp_by_finite_differences(x, v):
+    h = 1e-5
+    rows = [v @ ((x + h * e).softmax(0) - (x - h * e).softmax(0)) / (2 * h) for e in torch.eye(len(x), dtype=x.dtype)]
+    return torch.stack(rows)
+
+
+def _hvp_by_batched_gradients(fn, x, v):  # one batched call builds all of H
+    x = x.detach().requires_grad_(True)
+    (grad,) = torch.autograd.grad(fn(x), x, create_graph=True)
+    H = torch.autograd.grad(grad, x, torch.eye(x.numel(), dtype=x.dtype), is_grads_batched=True)[0]
+    return H @ v
+
+
 def _jacobian_by_jacrev(fn, x, jvp):
     return jacrev(fn)(x)
 
@@ -152,6 +169,8 @@ CATALOGUE = {
             (lambda x, v: softmax_vjp(x, v)[:-1], "shape"),
             (lambda x, v: softmax_vjp(x, v).numpy(), "torch.Tensor"),
             (lambda x, v: torch.zeros_like(x), "zero everywhere"),  # the review's case: not "a constant factor"
+            (_softmax_vjp_by_grad_fn, "NoneType"),
+            (_softmax_vjp_by_finite_differences, "not exact"),
         ],
     ),
     check.jacobian_by_jvps: Catalogue(
@@ -165,6 +184,8 @@ CATALOGUE = {
             (_jacobian_of_primal_outputs, "second output"),
             (_jacobian_with_two_calls_per_column, "one call of `jvp` per input"),
             (lambda fn, x, jvp: torch.autograd.functional.jacobian(fn, x), "torch.autograd.functional.jacobian"),
+            (lambda fn, x: torch.stack([torch.func.jvp(fn, (x,), (e,))[1] for e in torch.eye(x.numel())], 1),
+             "calls your function as f(fn, x, jvp)"),  # the solution before the check passed its jvp in
         ],
         mutations={"rearranged": "rows and columns are swapped"},
     ),
@@ -179,6 +200,7 @@ CATALOGUE = {
             (lambda x, calls: (calls - 1) * 3 * x**2, "the first one too"),
             (lambda x, calls: (3 * x**2) ** calls, "do not multiply"),
             (lambda x, calls: torch.autograd.grad((x.requires_grad_() ** 3).sum(), x)[0] * calls, "autograd"),
+            (lambda x, calls: calls * ((x + 1e-5) ** 3 - (x - 1e-5) ** 3) / 2e-5, "not exact"),
         ],
         mutations={"zeros": "zero everywhere"},
     ),
@@ -195,6 +217,7 @@ CATALOGUE = {
             (lambda fn, x, v: torch.autograd.functional.hvp(fn, x, v)[1], "torch.autograd.functional.hvp"),
             (_hvp_row_by_row, "gradient calls"),
             (_hvp_by_finite_differences, "not exact"),
+            (_hvp_by_batched_gradients, "is_grads_batched"),
         ],
     ),
 }

@@ -13,7 +13,7 @@ A `Case` holds the arguments, the reference answer `want`, and the known wrong a
 where a value may also be a predicate `lambda got: bool` for a mistake seen in a property rather than a value.
 An *answer kind* says how to read and compare what the learner returned, and which generic hints it may give:
 
-    TENSOR          a floating tensor (the default); Tensor(exact=True, near=hint) where approximations fail
+    TENSOR          a floating tensor (the default); BY_HAND (or Tensor(exact=True, near=hint)) for exact formulas
     NUMBER          one number: int, float, NumPy scalar, 0-d or one-element tensor (a bool or a str is not)
     INTEGER         a count: int, NumPy integer or one-element integer tensor (a float is not)
     Ints(names)     a fixed number of integers (a box), as a tuple, a list, an array or a tensor
@@ -56,6 +56,7 @@ at least five realistic wrong answers, each with a fragment of the hint it must 
 """
 from __future__ import annotations
 
+import contextlib
 import inspect
 import math
 import numbers
@@ -139,10 +140,13 @@ class Rule:
             `torch.conv1d`) by identity, a tensor method (such as `torch.Tensor.unfold`) by its name on any tensor:
             so each is seen however the learner imported or called it.
         limit: how many calls (in all) one call of the learner may make.
+        autograd_off: also run the learner under `torch.no_grad()`, so that no graph is recorded at all (a
+            learner calling a `grad_fn` node directly is not seen by the hook, but finds no node to call).
     """
 
-    def __init__(self, hint: str, functions: Mapping[str, Callable], limit: int = 0) -> None:
-        self.hint, self.limit = hint, limit
+    def __init__(self, hint: str, functions: Mapping[str, Callable], limit: int = 0,
+                 autograd_off: bool = False) -> None:
+        self.hint, self.limit, self.autograd_off = hint, limit, autograd_off
         self.names: dict[Any, str] = {}  # code objects and built-ins
         self.methods: dict[str, str] = {}  # tensor methods, by their name
         for name, function in functions.items():
@@ -192,11 +196,12 @@ def _hessian_builders() -> dict[str, Callable]:
             "torch.autograd.functional.jacobian": functional.jacobian,
             "torch.autograd.functional.hvp": functional.hvp, "torch.autograd.functional.vhp": functional.vhp,
             "torch.func.hessian": torch.func.hessian, "torch.func.jacrev": torch.func.jacrev,
-            "torch.func.jacfwd": torch.func.jacfwd, "torch.func.vmap": torch.func.vmap}
+            "torch.func.jacfwd": torch.func.jacfwd, "torch.func.vmap": torch.func.vmap,
+            "torch.autograd.grad(is_grads_batched=True)": torch._vmap_internals._vmap}
 
 
 no_autograd = Rule("this exercise is by hand, and your function called {name}, which is autograd: compute the "
-                   "result with tensor operations", autograd_functions())
+                   "result with tensor operations", autograd_functions(), autograd_off=True)
 no_hessian = Rule("this exercise asks for H v without forming the Hessian, and your function called {name}, "
                   "which builds a Hessian or Jacobian (or batches over a basis): differentiate the gradient once "
                   "more instead", _hessian_builders())
@@ -545,6 +550,9 @@ class Ints(Kind):
 
 
 TENSOR, NUMBER, INTEGER = Tensor(), Number(), Integer()
+# a formula derived by hand is exact: an approximation (finite differences) is close but not that close
+BY_HAND = Tensor(exact=True, near="close, but not exact: use the exact formula, in float64 (a finite difference, "
+                                  "or float32, only approximates it)")
 
 
 # ------------------------------------------------------------------------------------------------ the runner
@@ -576,8 +584,20 @@ def require_function(exercise: str, learner: object) -> None:
         raise TypeError(f"{exercise}: expected your function as the argument, got {type(learner).__name__}")
 
 
+def _takes(learner: Callable, args: tuple) -> bool:
+    """Whether the learner's signature accepts these arguments (True when it cannot be inspected)."""
+    try:
+        inspect.signature(learner).bind(*args)
+    except TypeError:
+        return False
+    except ValueError:  # no signature to inspect (some built-ins)
+        return True
+    return True
+
+
 def run(exercise: str, learner: Callable, cases: Sequence[Case], *, answer: Any = TENSOR,
-        rules: Sequence[Rule] = (), keep_inputs: bool = False, passed: str | None = None) -> CheckResult:
+        rules: Sequence[Rule] = (), keep_inputs: bool = False, passed: str | None = None,
+        call: str | None = None) -> CheckResult:
     """Run the learner on every hidden case and report: pass, not attempted, or the most telling failure.
 
     Args:
@@ -590,20 +610,25 @@ def run(exercise: str, learner: Callable, cases: Sequence[Case], *, answer: Any 
             case are checked too.
         keep_inputs: fail when the learner changes its arguments in place (otherwise it gets copies anyway).
         passed: the message of a pass, when "pass (N hidden cases)" does not say enough.
+        call: how the exercise calls the learner, e.g. "f(fn, x, jvp)", for the hint when its function cannot
+            take those arguments.
     """
     require_function(exercise, learner)
 
     def where(i: int) -> str:
         return f"case {i} of {len(cases)}: " if len(cases) > 1 else ""
 
+    autograd_off = any(rule.autograd_off for rule in rules)
     failures: list[tuple[int, int, str]] = []  # (rank, case number, hint)
     returned: list[tuple[int, object, Case]] = []
+    if call is not None and cases and cases[0].call is None and not _takes(learner, cases[0].args):
+        return CheckResult(exercise, False, f"the exercise calls your function as {call}: give it those arguments")
     for i, case in enumerate(cases, start=1):
         args = _fresh(case.args)
         before = _fresh(args) if keep_inputs else None
         watch = _Watch(rules)
         crash = None
-        with watch.active():
+        with watch.active(), torch.no_grad() if autograd_off else contextlib.nullcontext():
             try:
                 got = case.call(learner, args) if case.call is not None else learner(*args)
             except NotImplementedError:
@@ -611,6 +636,8 @@ def run(exercise: str, learner: Callable, cases: Sequence[Case], *, answer: Any 
                     return CheckResult(exercise, False, NOT_ATTEMPTED, attempted=False)
             except Exception as exc:  # the learner's bug, reported as a hint rather than a crash
                 crash = f"your function raised {type(exc).__name__}: {exc}"
+                if autograd_off and "grad" in str(exc):
+                    crash += " (this exercise is by hand: the check runs your function without autograd)"
         broken = watch.broken() or (None if crash else next(
             (p for a in args if isinstance(a, Counted) and (p := a.problem()) is not None), None))
         if broken is not None:

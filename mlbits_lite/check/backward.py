@@ -5,7 +5,7 @@ from typing import Callable
 
 import torch
 
-from ._framework import (Case, CheckResult, Counted, Rule, Tensor, _hidden_generator, autograd_functions,
+from ._framework import (BY_HAND, Case, CheckResult, Counted, Rule, Tensor, _hidden_generator, autograd_functions,
                          gradient_calls, no_autograd, no_hessian, run)
 
 __all__ = ["softmax_vjp", "jacobian_by_jvps", "predict_grad", "hessian_vector_product"]
@@ -36,7 +36,7 @@ def softmax_vjp(learner: Callable[[torch.Tensor, torch.Tensor], torch.Tensor]) -
             "you multiplied by the Jacobian of exp instead of softmax": torch.exp(x) * v,
         }
         cases.append(Case((x, v), want, wrong))
-    return run("softmax_vjp", learner, cases, rules=(no_autograd,))
+    return run("softmax_vjp", learner, cases, answer=BY_HAND, rules=(no_autograd,))
 
 
 only_the_given_jvp = Rule("this exercise builds J from the `jvp` it is given, and your function called {name}: use "
@@ -76,7 +76,7 @@ def jacobian_by_jvps(learner: Callable[[Callable, torch.Tensor, Callable], torch
             "`jvp` returns (fn(x), J u): the columns are its second output": fn(x)[:, None].expand(m, n),
         }
         cases.append(Case((fn, x, Counted(_jvp, "jvp", n, "input (column of J)")), want, wrong))
-    return run("jacobian_by_jvps", learner, cases, rules=(only_the_given_jvp,))
+    return run("jacobian_by_jvps", learner, cases, rules=(only_the_given_jvp,), call="f(fn, x, jvp)")
 
 
 def predict_grad(learner: Callable[[torch.Tensor, int], torch.Tensor]) -> CheckResult:
@@ -101,7 +101,7 @@ def predict_grad(learner: Callable[[torch.Tensor, int], torch.Tensor]) -> CheckR
             "the calls add their gradients; they do not multiply them": dy_dx**calls,
         }
         cases.append(Case((x, calls), want, wrong))
-    return run("predict_grad", learner, cases, rules=(no_autograd,))
+    return run("predict_grad", learner, cases, answer=BY_HAND, rules=(no_autograd,))
 
 
 def hessian_vector_product(learner: Callable[[Callable, torch.Tensor, torch.Tensor], torch.Tensor]) -> CheckResult:
