@@ -133,6 +133,6 @@ def hessian_vector_product(learner: Callable[[Callable, torch.Tensor, torch.Tens
             "that is the full Hessian: multiply it by v, or better, never form it": H,
         }
         cases.append(Case((fn, x, v), H @ v, wrong))
-    exact = Tensor(exact=True, near="close to H v, but not exact: a finite difference of gradients approximates "
-                                    "H v; differentiate the gradient itself (create_graph=True)")
+    exact = Tensor(exact=True, near="close to H v, but not exact: a finite difference of gradients (or float32) "
+                                    "only approximates H v; differentiate the gradient itself (create_graph=True)")
     return run("hessian_vector_product", learner, cases, answer=exact, rules=(no_hessian, gradient_calls(2)))
