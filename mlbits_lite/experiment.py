@@ -298,7 +298,8 @@ def validate_record(record: Any) -> dict[str, Any]:
         record: A dict as made by ``Claims.direction`` or ``Claims.value``.
 
     Returns:
-        ``record`` itself, when it is exactly what the toolkit makes from the same inputs.
+        A copy of ``record``, when it is exactly what the toolkit makes from the same inputs; otherwise a ValueError
+        (or TypeError) names the record and what is wrong.
     """
     if not isinstance(record, Mapping):
         raise TypeError(f"record must be a dict, got {describe_value(record)}")
