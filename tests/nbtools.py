@@ -33,8 +33,13 @@ import tempfile
 import time
 from datetime import datetime, timezone
 from pathlib import Path
+from queue import Empty
 
 import nbformat
+from jupyter_client.asynchronous import AsyncKernelClient
+from jupyter_client.channels import AsyncZMQSocketChannel
+from jupyter_client.manager import AsyncKernelManager
+from traitlets import Type, default
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "book" / "_ext"))  # portable.py: the notebooks' exercise and citation format
@@ -151,6 +156,49 @@ def _tidy(nb: nbformat.NotebookNode) -> None:
         cell.metadata.pop("execution", None)
 
 
+# ------------------------------------------------------------------------------------------------ a client that never misses a reply
+# The hang this guards against: nbclient emulates ipywidgets' Output widget by sending comm messages to the kernel on
+# the shell channel while it waits on that channel for the cell's execute_reply. Now and then the reply reaches the
+# client's socket but the event loop is never woken for it (ZeroMQ signals readiness on an edge-triggered file
+# descriptor), and a wait without a timeout waits forever: the kernel idle, the client idle. A wait that ends checks
+# the socket directly, so the channels below wait in slices of WAIT_SLICE seconds: a missed wake-up costs one slice.
+WAIT_SLICE = 1.0
+
+
+class SlicedChannel(AsyncZMQSocketChannel):
+    """A channel whose waits end every WAIT_SLICE seconds, to look at the socket itself."""
+
+    missed_wakeups = 0  # replies found waiting at the end of a slice, in this process: each was a hang
+
+    async def get_msg(self, timeout: float | None = None) -> dict:
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while True:
+            wait = WAIT_SLICE if deadline is None else max(0.0, min(WAIT_SLICE, deadline - time.monotonic()))
+            start = time.monotonic()
+            try:
+                msg = await super().get_msg(timeout=wait)
+            except Empty:
+                if deadline is not None and time.monotonic() >= deadline:
+                    raise
+                continue
+            if wait > 0 and time.monotonic() - start >= wait:
+                SlicedChannel.missed_wakeups += 1  # it was there, but the event loop was not woken for it
+            return msg
+
+
+class SlicedKernelClient(AsyncKernelClient):
+    shell_channel_class = Type(SlicedChannel)
+    iopub_channel_class = Type(SlicedChannel)
+
+
+class SlicedKernelManager(AsyncKernelManager):
+    """The kernel manager of every notebook run here: its clients are SlicedKernelClients."""
+
+    @default("client_factory")
+    def _client_factory_default(self):
+        return SlicedKernelClient
+
+
 class NotebookStalled(RuntimeError):
     """A notebook run that stalled (kernel start or a cell past its time bound) on every attempt."""
 
@@ -206,7 +254,7 @@ def run(path: Path, *, fast: bool, output: Path, cwd: Path | None = None, cell_t
             papermill.execute_notebook(str(path), str(output), cwd=str(cwd or path.parent), kernel_name="python3",
                                        progress_bar=False, request_save_on_cell_execute=False,
                                        start_timeout=start_timeout, execution_timeout=cell_timeout,
-                                       on_cell_start=on_cell_start)
+                                       kernel_manager_class=SlicedKernelManager, on_cell_start=on_cell_start)
             return time.perf_counter() - start
         except (CellTimeoutError, RuntimeError) as error:
             if not (isinstance(error, CellTimeoutError) or str(error).startswith("Kernel didn't respond")):
@@ -367,7 +415,8 @@ def timings(paths: list[Path]) -> None:
 
 
 def soak(path: Path, runs: int) -> dict:
-    """Run one notebook `runs` times in a row in fast mode with the bounds of `run`; count stalls and retries.
+    """Run one notebook `runs` times in a row in fast mode with the bounds of `run`; count stalls, retries and
+    the replies the event loop was not woken for (found by SlicedChannel at the end of a wait slice).
 
     Args:
         path: the notebook.
@@ -385,9 +434,11 @@ def soak(path: Path, runs: int) -> dict:
             except NotebookStalled as error:
                 failed.append(str(error))
                 status = "stalled twice"
-            print(f"run {i}/{runs}: {status} ({len(retried)} stalled runs retried so far)", flush=True)
+            print(f"run {i}/{runs}: {status} ({len(retried)} stalled runs retried, "
+                  f"{SlicedChannel.missed_wakeups} missed wake-ups recovered so far)", flush=True)
     result = {"notebook": path.name, "runs": runs, "completed": len(seconds), "stalled_and_retried": len(retried),
-              "failed": len(failed), "seconds_min": round(min(seconds), 1) if seconds else None,
+              "failed": len(failed), "missed_wakeups_recovered": SlicedChannel.missed_wakeups,
+              "seconds_min": round(min(seconds), 1) if seconds else None,
               "seconds_max": round(max(seconds), 1) if seconds else None, "seconds_total": round(sum(seconds), 1),
               "retried": retried, "failures": failed}
     print(json.dumps(result, indent=2))

@@ -1,15 +1,20 @@
-"""The notebook runner never waits forever: a kernel that does not start, or a cell that does not finish, is run
-once more from the start and then fails with the notebook and the cell (tests/nbtools.py `run`)."""
+"""The notebook runner never waits forever (tests/nbtools.py `run`): its client looks at the socket at least once a
+second, so a reply the event loop was not woken for is still read; a kernel that does not start, or a cell that does
+not finish, is run once more from the start and then fails with the notebook and the cell."""
 from __future__ import annotations
 
+import asyncio
 import json
 import re
 import sys
+import time
 from pathlib import Path
+from queue import Empty
 
 import nbformat
 import papermill
 import pytest
+from jupyter_client.channels import AsyncZMQSocketChannel
 
 import nbtools
 
@@ -76,3 +81,52 @@ def test_make_test_bounds_nbval():
     makefile = (nbtools.ROOT / "Makefile").read_text()
     recipe = makefile[makefile.index("\ntest:"):makefile.index("\n\n", makefile.index("\ntest:"))]
     assert re.search(r"--nbval-cell-timeout=\d+", recipe) and re.search(r"--nbval-kernel-startup-timeout=\d+", recipe)
+
+
+@pytest.fixture
+def sliced_channel(monkeypatch):
+    """A SlicedChannel with 0.05 s slices; the test replaces the base channel's wait."""
+    import zmq.asyncio
+    from jupyter_client.session import Session
+
+    monkeypatch.setattr(nbtools, "WAIT_SLICE", 0.05)
+    monkeypatch.setattr(nbtools.SlicedChannel, "missed_wakeups", 0)
+    context = zmq.asyncio.Context()
+    channel = nbtools.SlicedChannel(context.socket(zmq.DEALER), Session())
+    yield channel
+    channel.close()
+    context.term()
+
+
+def test_a_reply_the_event_loop_missed_is_found_at_the_end_of_a_slice(sliced_channel, monkeypatch):
+    waits = []
+
+    async def missed_twice(self, timeout=None):  # the base wait: the loop is not woken for the reply ...
+        waits.append(timeout)
+        await asyncio.sleep(timeout)
+        if len(waits) < 3:
+            raise Empty
+        return {"msg_type": "execute_reply"}  # ... which the direct look at the socket finds as a slice ends
+
+    monkeypatch.setattr(AsyncZMQSocketChannel, "get_msg", missed_twice)
+    assert asyncio.run(sliced_channel.get_msg(timeout=None)) == {"msg_type": "execute_reply"}
+    assert waits == [0.05, 0.05, 0.05] and nbtools.SlicedChannel.missed_wakeups == 1
+
+
+def test_a_sliced_wait_still_ends_at_its_timeout(sliced_channel, monkeypatch):
+    async def never(self, timeout=None):
+        await asyncio.sleep(timeout)
+        raise Empty
+
+    monkeypatch.setattr(AsyncZMQSocketChannel, "get_msg", never)
+    start = time.monotonic()
+    with pytest.raises(Empty):
+        asyncio.run(sliced_channel.get_msg(timeout=0.12))
+    assert 0.12 <= time.monotonic() - start < 0.5
+
+
+def test_every_run_uses_the_sliced_client():
+    manager = nbtools.SlicedKernelManager(kernel_name="python3")
+    client = manager.client()
+    assert isinstance(client, nbtools.SlicedKernelClient)
+    assert client.shell_channel_class is nbtools.SlicedChannel and client.iopub_channel_class is nbtools.SlicedChannel

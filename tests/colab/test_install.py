@@ -2,8 +2,9 @@
 
 The set-up cell runs `%pip install --quiet "mlbits_lite @ git+<repository.url>@<release_tag>"`. Here the
 repository is a clone of this one whose HEAD carries the release tag, and the environment is .venv-colab, built
-from Colab's versions (tests/colab/constraints.txt). `pip freeze` before and after must agree on every package
-that was there before; what the install adds is listed in _build/colab/install.txt.
+from Colab's versions (tests/colab/constraints.txt) and brought back to that state first (what an earlier run
+installed is uninstalled). `pip freeze --all` before and after must agree on every package that was there before;
+what the install adds is listed in _build/colab/install.txt.
 """
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ import re
 import shlex
 import subprocess
 import sys
+import sysconfig
 from pathlib import Path
 
 import nbformat
@@ -62,7 +64,12 @@ def test_installing_as_the_setup_cell_does_changes_none_of_colabs_packages(tmp_p
     args = [a.replace(f"git+{REPO_URL}@", f"git+file://{clone}@") for a in setup_cell_install()]
     assert any(a.startswith(f"mlbits_lite @ git+file://{clone}@{RELEASE_TAG}") for a in args), args
 
+    base = parse_freeze(BASE_FREEZE.read_text())
+    leftovers = sorted(name for name in freeze() if name not in base)  # a previous run's install
+    if leftovers:
+        subprocess.run([sys.executable, "-m", "pip", "uninstall", "--quiet", "--yes", *leftovers], check=True)
     before = freeze()
+    assert before == base, "the environment is not as `make colab` built it: rm -r .venv-colab and run it again"
     env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
     install = subprocess.run([sys.executable, "-m", "pip", "install", *args], env=env, cwd=tmp_path,
                              capture_output=True, text=True)
@@ -78,15 +85,14 @@ def test_installing_as_the_setup_cell_does_changes_none_of_colabs_packages(tmp_p
     assert not problems, "installing mlbits_lite as the set-up cell does changed Colab's packages:\n" + \
         "\n".join(problems)
 
-    base = parse_freeze(BASE_FREEZE.read_text()) if BASE_FREEZE.exists() else before
-    added = sorted(line for name, line in after.items() if name not in base)
+    added = sorted(line for name, line in after.items() if name not in before)
     assert any(line.startswith("mlbits_lite @ git+file://") for line in added), added
     REPORT.parent.mkdir(parents=True, exist_ok=True)
     REPORT.write_text("installing mlbits_lite as the set-up cell does adds, and changes nothing else:\n"
-                      + "".join(f"  {line}\n" for line in added))
+                      + "".join(f"  {re.sub(' @ .*', f' @ git+<clone>@{RELEASE_TAG}', line)}\n" for line in added))
 
-    # the installed package is the one Python finds outside this checkout, and its data dependencies import
+    # outside this checkout, Python finds the installed package, and it imports
     where = subprocess.run([sys.executable, "-c", "import mlbits_lite, mlbits_lite.data; print(mlbits_lite.__file__)"],
                            env=env, cwd=tmp_path, capture_output=True, text=True)
     assert where.returncode == 0, where.stderr
-    assert "site-packages" in where.stdout and str(ROOT) not in where.stdout, where.stdout
+    assert Path(where.stdout.strip()).is_relative_to(sysconfig.get_paths()["purelib"]), where.stdout
