@@ -37,7 +37,6 @@ from queue import Empty
 
 import nbformat
 from jupyter_client.asynchronous import AsyncKernelClient
-from jupyter_client.channels import AsyncZMQSocketChannel
 from jupyter_client.manager import AsyncKernelManager
 from traitlets import Type, default
 
@@ -163,9 +162,11 @@ def _tidy(nb: nbformat.NotebookNode) -> None:
 # descriptor), and a wait without a timeout waits forever: the kernel idle, the client idle. A wait that ends checks
 # the socket directly, so the channels below wait in slices of WAIT_SLICE seconds: a missed wake-up costs one slice.
 WAIT_SLICE = 1.0
+# The installed jupyter_client's asynchronous channel: AsyncZMQSocketChannel from 8.0, ZMQSocketChannel in 7.x (Colab).
+AsyncChannel = AsyncKernelClient.class_traits()["shell_channel_class"].default_value
 
 
-class SlicedChannel(AsyncZMQSocketChannel):
+class SlicedChannel(AsyncChannel):
     """A channel whose waits end every WAIT_SLICE seconds, to look at the socket itself."""
 
     missed_wakeups = 0  # replies found waiting at the end of a slice, in this process: each was a hang
@@ -297,6 +298,7 @@ def execute(path: Path) -> float:
 
 # ------------------------------------------------------------------------------------------------ student editions
 SELF_CHECK_CALL = re.compile(r"\bcheck\.\w+\(")
+SOLUTIONS_POINTER = re.compile(r" ?Solutions? (?:are|is) in the dropdowns?\.")  # the Exercises section's pointer
 
 
 def is_solution(cell: nbformat.NotebookNode) -> bool:
@@ -312,8 +314,9 @@ def is_exercise_stub(cell: nbformat.NotebookNode) -> bool:
 
 
 def student_edition(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
-    """A hand-out copy of a chapter: solution cells removed, exercise cells left as their stubs with no outputs,
-    every other cell as the book shows it. The execution stamp is replaced by `metadata.mlbits_edition`.
+    """A hand-out copy of a chapter: solution cells removed (and the sentence that points to them), exercise cells
+    left as their stubs with no outputs, every other cell as the book shows it. The execution stamp is replaced by
+    `metadata.mlbits_edition`.
 
     Args:
         nb: the chapter, as nbformat reads it (not modified).
@@ -326,6 +329,8 @@ def student_edition(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
         if is_exercise_stub(cell):
             cell.outputs = []
             cell.execution_count = None
+        elif cell.cell_type == "markdown":
+            cell.source = SOLUTIONS_POINTER.sub("", cell.source)
     edition.metadata.pop("mlbits", None)  # the stamp describes the full chapter's outputs
     edition.metadata["mlbits_edition"] = "student"
     return edition

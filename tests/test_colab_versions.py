@@ -50,3 +50,11 @@ def test_mlbits_lite_admits_every_colab_version():
         for version in {pin.colab, pin.here}:
             assert requirement.specifier.contains(version, prereleases=True), \
                 f"pyproject.toml's {requirement} would replace Colab's {pin.name} {version}"
+
+
+def test_colab_environment_runs_the_books_own_test_tools():
+    pinned = dict(re.findall(r"^([\w.-]+)==(\S+)", (nbtools.ROOT / "requirements.txt").read_text(), re.M))
+    tools = re.findall(r"^([\w.-]+)==(\S+)", (CONSTRAINTS.parent / "requirements.txt").read_text(), re.M)
+    assert tools, "tests/colab/requirements.txt pins the test tools"
+    for name, version in tools:
+        assert pinned.get(name) == version, f"{name}=={version}: requirements.txt pins {pinned.get(name)}"

@@ -14,7 +14,6 @@ from queue import Empty
 import nbformat
 import papermill
 import pytest
-from jupyter_client.channels import AsyncZMQSocketChannel
 
 import nbtools
 
@@ -108,7 +107,7 @@ def test_a_reply_the_event_loop_missed_is_found_at_the_end_of_a_slice(sliced_cha
             raise Empty
         return {"msg_type": "execute_reply"}  # ... which the direct look at the socket finds as a slice ends
 
-    monkeypatch.setattr(AsyncZMQSocketChannel, "get_msg", missed_twice)
+    monkeypatch.setattr(nbtools.AsyncChannel, "get_msg", missed_twice)
     assert asyncio.run(sliced_channel.get_msg(timeout=None)) == {"msg_type": "execute_reply"}
     assert waits == [0.05, 0.05, 0.05] and nbtools.SlicedChannel.missed_wakeups == 1
 
@@ -118,7 +117,7 @@ def test_a_sliced_wait_still_ends_at_its_timeout(sliced_channel, monkeypatch):
         await asyncio.sleep(timeout)
         raise Empty
 
-    monkeypatch.setattr(AsyncZMQSocketChannel, "get_msg", never)
+    monkeypatch.setattr(nbtools.AsyncChannel, "get_msg", never)
     start = time.monotonic()
     with pytest.raises(Empty):
         asyncio.run(sliced_channel.get_msg(timeout=0.12))
