@@ -36,6 +36,7 @@ from pathlib import Path
 from queue import Empty
 
 import nbformat
+import zmq
 from jupyter_client.asynchronous import AsyncKernelClient
 from jupyter_client.manager import AsyncKernelManager
 from traitlets import Type, default
@@ -169,7 +170,7 @@ AsyncChannel = AsyncKernelClient.class_traits()["shell_channel_class"].default_v
 class SlicedChannel(AsyncChannel):
     """A channel whose waits end every WAIT_SLICE seconds, to look at the socket itself."""
 
-    missed_wakeups = 0  # replies found waiting at the end of a slice, in this process: each was a hang
+    missed_wakeups: dict[str, int] = {}  # messages found waiting as a slice ended, by socket type, in this process
 
     async def get_msg(self, timeout: float | None = None) -> dict:
         deadline = None if timeout is None else time.monotonic() + timeout
@@ -182,8 +183,9 @@ class SlicedChannel(AsyncChannel):
                 if deadline is not None and time.monotonic() >= deadline:
                     raise
                 continue
-            if wait > 0 and time.monotonic() - start >= wait:
-                SlicedChannel.missed_wakeups += 1  # it was there, but the event loop was not woken for it
+            if wait > 0 and time.monotonic() - start >= wait:  # it was there, but the loop was not woken for it
+                kind = zmq.SocketType(self.socket.type).name if self.socket is not None else "closed"  # DEALER: shell
+                SlicedChannel.missed_wakeups[kind] = SlicedChannel.missed_wakeups.get(kind, 0) + 1
             return msg
 
 
@@ -439,10 +441,10 @@ def soak(path: Path, runs: int) -> dict:
             except NotebookStalled as error:
                 failed.append(str(error))
                 status = "stalled twice"
-            print(f"run {i}/{runs}: {status} ({len(retried)} stalled runs retried, "
-                  f"{SlicedChannel.missed_wakeups} missed wake-ups recovered so far)", flush=True)
+            print(f"run {i}/{runs}: {status} ({len(retried)} stalled runs retried; missed wake-ups recovered so far: "
+                  f"{SlicedChannel.missed_wakeups})", flush=True)
     result = {"notebook": path.name, "runs": runs, "completed": len(seconds), "stalled_and_retried": len(retried),
-              "failed": len(failed), "missed_wakeups_recovered": SlicedChannel.missed_wakeups,
+              "failed": len(failed), "missed_wakeups_recovered": dict(SlicedChannel.missed_wakeups),
               "seconds_min": round(min(seconds), 1) if seconds else None,
               "seconds_max": round(max(seconds), 1) if seconds else None, "seconds_total": round(sum(seconds), 1),
               "retried": retried, "failures": failed}

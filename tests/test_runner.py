@@ -89,7 +89,7 @@ def sliced_channel(monkeypatch):
     from jupyter_client.session import Session
 
     monkeypatch.setattr(nbtools, "WAIT_SLICE", 0.05)
-    monkeypatch.setattr(nbtools.SlicedChannel, "missed_wakeups", 0)
+    monkeypatch.setattr(nbtools.SlicedChannel, "missed_wakeups", {})
     context = zmq.asyncio.Context()
     channel = nbtools.SlicedChannel(context.socket(zmq.DEALER), Session())
     yield channel
@@ -109,7 +109,7 @@ def test_a_reply_the_event_loop_missed_is_found_at_the_end_of_a_slice(sliced_cha
 
     monkeypatch.setattr(nbtools.AsyncChannel, "get_msg", missed_twice)
     assert asyncio.run(sliced_channel.get_msg(timeout=None)) == {"msg_type": "execute_reply"}
-    assert waits == [0.05, 0.05, 0.05] and nbtools.SlicedChannel.missed_wakeups == 1
+    assert waits == [0.05, 0.05, 0.05] and nbtools.SlicedChannel.missed_wakeups == {"DEALER": 1}
 
 
 def test_a_sliced_wait_still_ends_at_its_timeout(sliced_channel, monkeypatch):
