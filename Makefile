@@ -42,13 +42,14 @@ chromium:
 	  echo "chromium not available: the rendered-page test will be skipped"
 
 # Unit tests, notebook structure, the strict book build and rendered pages, and every notebook re-run by nbval
-# in fast mode (check cells' printed lines compared with the committed outputs); then `make colab`.
+# in fast mode (check cells' printed lines compared with the committed outputs); then `make colab`, which runs
+# even when the first part failed (the exit status is a failure if either failed).
 # Bounded: a kernel that does not start in 120 s, or a cell still running after 300 s, fails and is named.
 test: $(READY) chromium
 	MLBITS_FAST=1 $(PY) -m pytest -n 2 --dist loadfile --nbval-lax --nbval-current-env \
 	  --nbval-kernel-startup-timeout=120 --nbval-cell-timeout=300 --ignore=tests/colab \
-	  tests/ notebooks/ book/datasets.ipynb
-	@$(MAKE) --no-print-directory colab
+	  tests/ notebooks/ book/datasets.ipynb; status=$$?; \
+	$(MAKE) --no-print-directory colab || status=1; exit $$status
 
 # .venv-colab: torch==2.13.0 first (the local CPU build; Colab has 2.11.0), then Colab's versions and the test tools.
 # base-freeze.txt records it before anything else is installed, so the install test can list what it adds.
