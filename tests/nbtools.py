@@ -443,23 +443,29 @@ def write_quotes(timings: dict) -> None:
 
 
 def timings(paths: list[Path]) -> None:
+    """Time each notebook in fast and full mode and record it. Each result is merged into book/timings.json under a
+    lock as soon as it is measured, so two runs over different notebooks (one per core) can share the file."""
+    import fcntl
+
     from mlbits_lite.env import device
 
     on_gpu = device().type == "cuda"
-    table = json.loads(TIMINGS.read_text()) if TIMINGS.exists() else {}
     for path in paths:
         with tempfile.TemporaryDirectory() as tmp:
             fast = run(path, fast=True, output=Path(tmp) / path.name)
         full = execute(path)
-        t = table.setdefault(path.stem, {})
-        if on_gpu:
-            t.update(full_gpu_s=round(full, 1), fast_gpu_s=round(fast, 1), gpu=_device())
-        else:
-            t.update(fast_cpu_s=round(fast, 1), full_cpu_s=round(full, 1), cpu_cores=os.cpu_count())
-        t["measured"] = datetime.now(timezone.utc).strftime("%Y-%m-%d")
+        with open(TIMINGS.with_suffix(".lock"), "w") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            table = json.loads(TIMINGS.read_text()) if TIMINGS.exists() else {}
+            t = table.setdefault(path.stem, {})
+            if on_gpu:
+                t.update(full_gpu_s=round(full, 1), fast_gpu_s=round(fast, 1), gpu=_device())
+            else:
+                t.update(fast_cpu_s=round(fast, 1), full_cpu_s=round(full, 1), cpu_cores=os.cpu_count())
+            t["measured"] = datetime.now(timezone.utc).strftime("%Y-%m-%d")
+            TIMINGS.write_text(json.dumps(table, indent=2, sort_keys=True) + "\n")
+            write_quotes(table)
         print(f"{path.stem}: fast {human(fast)}, full {human(full)}")
-    TIMINGS.write_text(json.dumps(table, indent=2, sort_keys=True) + "\n")
-    write_quotes(table)
 
 
 # ------------------------------------------------------------------------------------------------ reproductions
