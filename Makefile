@@ -51,3 +51,13 @@ timings: $(READY)
 
 clean:
 	rm -rf _build
+
+# Tag a release: `make release TAG=v0.1.0`. Refuses unless TAG equals _config.yml's mlbits.release_tag, the work
+# tree is committed, every notebook is fresh and the book builds strictly; then tags HEAD (nothing is pushed).
+.PHONY: release actionlint
+release: $(READY)
+	$(PY) tests/release.py $(TAG)
+
+# actionlint on .github/workflows (also part of `make test`: tests/test_workflows.py installs it on first use).
+actionlint: $(READY)
+	$(PY) -m pytest -q -p no:xdist tests/test_workflows.py

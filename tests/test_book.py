@@ -8,7 +8,10 @@ in one worker), from scratch, into the same _build/html as `make book`:
 Then: every _toc.yml entry has a page; no page loads a script or stylesheet from the network (MathJax is served
 from _static by sphinx-mathjax-offline); chapter pages carry a Colab button for the configured repository; and
 headless Chromium opens each chapter page and we check the DOM after MathJax ran: math typeset, no raw TeX left,
-figures present, no tracebacks. Without a `chromium` on PATH that last test skips and says why (`make chromium`).
+figures present, no tracebacks; and, as a reader clicks through it, the chapter's portable exercises, solutions
+and citations (book/_ext/portable.py) show as numbered exercises, closed solution dropdowns that open on a click,
+and citations that link to entries of the bibliography. Without a `chromium` on PATH those tests skip and say why
+(`make chromium`).
 """
 from __future__ import annotations
 
@@ -23,8 +26,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import unquote, urlparse
 
+import nbformat
 import pytest
 import yaml
+
+import browser
+import nbtools  # noqa: F401  (puts book/_ext on sys.path)
+import portable
 
 ROOT = Path(__file__).resolve().parents[1]
 BUILD = ROOT / "_build"
@@ -189,7 +197,7 @@ def test_chapter_page_renders(book: Build, name: str) -> None:
     assert "<mjx-merror" not in dom, f"{rel(page)}: MathJax reports a TeX error (<mjx-merror>)"
     # MathJax's `noundefined` extension typesets an unknown macro as its name in red instead of failing.
     assert '<mtext mathcolor="red">' not in dom, f"{rel(page)}: an undefined TeX macro (shown in red)"
-    for raw in ("$$", "\\(", "\\["):
+    for raw in ("$", "\\(", "\\["):  # "$" also catches a lone $...$ that markdown split (a line starting "- ")
         assert raw not in text, f"{rel(page)}: raw TeX {raw!r} left in the text: math not typeset"
 
     # Figures: cell outputs and markdown images are copied to _images/; each must exist in the build.
@@ -205,3 +213,93 @@ def test_chapter_page_renders(book: Build, name: str) -> None:
     shown = re.sub(r"<script\b.*?</script>", " ", dom, flags=re.S | re.I)  # outputs included, unlike `text`
     assert "Traceback (most recent call last)" not in shown, f"{rel(page)}: a traceback is shown"
     assert not re.search(r"class=\"[^\"]*\boutput traceback\b", dom), f"{rel(page)}: an error output is shown"
+
+
+# ------------------------------------------------------------------------------ exercises, solutions, citations
+# Runs in a chapter page: the exercises' titles, each solution dropdown before and after a click on its title, and
+# the citations' links.
+READER = r"""
+(async () => {
+  if (window.MathJax && MathJax.startup) await MathJax.startup.promise;
+  const shown = (el) => el.checkVisibility({visibilityProperty: true, opacityProperty: true});
+  const body = (s) => [...s.children].filter(c => !c.classList.contains('admonition-title'));
+  const heading = document.querySelector('h1 .section-number');
+  const solutions = [...document.querySelectorAll('div.solution')];
+  const before = solutions.map(s => ({title: s.querySelector('.admonition-title')?.innerText.trim() ?? '',
+                                      target: s.querySelector('.admonition-title a')?.getAttribute('href'),
+                                      shown: body(s).filter(shown).length, parts: body(s).length}));
+  solutions.forEach(s => s.querySelector('.admonition-title')?.click());
+  await new Promise(resolve => setTimeout(resolve, 1000));  // the dropdowns fade in
+  const after = solutions.map(s => ({shown: body(s).filter(shown).length, text: s.innerText}));
+  return {
+    chapter: heading ? heading.innerText.replace(/[.\s]+$/, '') : null,
+    exercises: [...document.querySelectorAll('div.exercise')].map(e => ({
+      id: e.id, title: e.querySelector('.admonition-title')?.innerText.trim() ?? ''})),
+    before, after,
+    citations: [...document.querySelectorAll('.bibtex-citation a')].map(a => ({href: a.href, text: a.innerText})),
+    text: document.body.innerText,
+  };
+})()
+"""
+
+
+@pytest.fixture(scope="module")
+def chromium():
+    if not browser.available():
+        pytest.skip("chromium is not on PATH (Debian: apt-get install chromium, or `make chromium`): "
+                    "exercises, solutions and citations not checked")
+    with browser.Browser() as b:
+        yield b
+
+
+def bibliography_entries() -> set[str]:
+    """The ids of the entries on the bibliography page (sphinxcontrib-bibtex: <div class="citation" id=...>)."""
+    page = (HTML / "book" / "bibliography.html").read_text(encoding="utf8")
+    return set(re.findall(r"<div class=\"citation\" id=\"([^\"]+)\"", page))
+
+
+@pytest.mark.parametrize("name", chapter_names())
+def test_chapter_page_exercises_solutions_and_citations(book: Build, chromium, name: str) -> None:
+    nb = nbformat.read(ROOT / "notebooks" / f"{name}.ipynb", as_version=4)
+    markdown = [c.source for c in nb.cells if c.cell_type == "markdown"]
+    exercises = [e for e in map(portable.exercise, markdown) if e]
+    solutions = [s for s in map(portable.solution, markdown) if s is not None]
+    keys = portable.bib_keys(ROOT / "book" / "references.bib")
+    citations = [key for text in markdown for key in portable.cited_keys(text, keys)]
+    page = HTML / "notebooks" / f"{name}.html"
+    chromium.open(page)
+    r = chromium.evaluate(READER)
+
+    # Numbered exercises: "Exercise <chapter>.<n> (Title)", labelled as in the notebook.
+    assert r["chapter"], f"{rel(page)}: the chapter heading has no number"
+    want = [(label, f"Exercise {r['chapter']}.{number}") for number, _, label, _ in exercises]
+    got = [(e["id"], e["title"].split(" (")[0].strip()) for e in r["exercises"]]
+    assert got == want, f"{rel(page)}: exercises shown {got}, expected {want}"
+    for (_, title, _, _), shown in zip(exercises, r["exercises"]):
+        words = re.findall(r"[A-Za-z]{3,}", re.sub(r"\$[^$]*\$", " ", title))  # the title's words, math aside
+        assert all(w in shown["title"] for w in words), f"{rel(page)}: {shown['title']!r} is not titled {title!r}"
+
+    # Solutions: one closed dropdown per solution, titled with its exercise and linking to it; a click opens it.
+    assert len(r["before"]) == len(solutions), f"{rel(page)}: {len(r['before'])} solution dropdowns, " \
+                                               f"the notebook has {len(solutions)} solutions"
+    for (label, exercise), before, after, body in zip(want, r["before"], r["after"], solutions):
+        assert before["title"].startswith(f"Solution to {exercise} "), f"{rel(page)}: solution titled {before['title']!r}"
+        assert before["target"] == f"#{label}", f"{rel(page)}: the solution to {exercise} does not link to it"
+        assert before["parts"] and not before["shown"], f"{rel(page)}: the solution to {exercise} is open at start"
+        assert after["shown"] == before["parts"], f"{rel(page)}: the solution to {exercise} does not open on a click"
+        for code in re.findall(r"```[\w+-]*\n(.*?)```", body, re.S):
+            for line in filter(None, (line.strip() for line in code.splitlines())):
+                assert line in after["text"], f"{rel(page)}: the opened solution to {exercise} lacks {line!r}"
+
+    # Citations: each portable citation became a citation that links to an entry of the bibliography page.
+    entries = bibliography_entries()
+    assert len(r["citations"]) == len(citations), \
+        f"{rel(page)}: {len(r['citations'])} citations shown, the notebook cites {len(citations)} times"
+    for cite in r["citations"]:
+        url = urlparse(cite["href"])
+        assert url.path.endswith("/book/bibliography.html") and url.fragment in entries, \
+            f"{rel(page)}: citation [{cite['text']}] links to {cite['href']}, not to a bibliography entry"
+
+    # No portable markup left as text.
+    for raw in ("### Exercise", "<details", "<summary", "<!--", "{cite}", "{solution}", "{exercise}", ":label:"):
+        assert raw not in r["text"], f"{rel(page)}: {raw!r} shown as text"

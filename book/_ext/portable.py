@@ -29,6 +29,7 @@ from pathlib import Path
 EXERCISE = re.compile(r"\A\s*### Exercise (\d+): (.+)\n<!-- exercise: ([\w-]+) -->\n(.*?)\s*\Z", re.S)
 SOLUTION = re.compile(r"\A\s*<details>\s*\n<summary>Solution</summary>\s*\n(.*?)\n\s*</details>\s*\Z", re.S)
 CITATION = re.compile(r"\[([^\]\n]+)\]\(#([\w-]+)\)")
+CODE = re.compile(r"(```.*?```|`[^`\n]+`)", re.S)  # fenced blocks and inline spans: shown as written, never rewritten
 BIB_KEY = re.compile(r"^@\w+\{([^,\s]+),", re.M)
 FENCE = "::::"  # colon fences outlast any backtick code block inside
 
@@ -49,9 +50,22 @@ def solution(markdown: str) -> str | None:
     return m.group(1).strip() if m else None
 
 
+def prose(markdown: str) -> list[str]:
+    """The markdown split at code: even items are prose, odd items are code blocks and spans."""
+    return CODE.split(markdown)
+
+
 def cited_keys(markdown: str, keys: set[str]) -> list[str]:
-    """The bibliography keys this markdown cites with portable citation links."""
-    return [key for _, key in CITATION.findall(markdown) if key in keys]
+    """The bibliography keys this markdown cites with portable citation links (outside code)."""
+    return [key for part in prose(markdown)[::2] for _, key in CITATION.findall(part) if key in keys]
+
+
+def cite(markdown: str, keys: set[str]) -> str:
+    """Portable citation links whose key is in `keys` -> {cite}`key`; code and other links stay as written."""
+    parts = prose(markdown)
+    parts[::2] = [CITATION.sub(lambda m: f"{{cite}}`{m.group(2)}`" if m.group(2) in keys else m.group(0), part)
+                  for part in parts[::2]]
+    return "".join(parts)
 
 
 def to_myst(cells: list[dict], keys: set[str]) -> None:
@@ -66,8 +80,7 @@ def to_myst(cells: list[dict], keys: set[str]) -> None:
             text = f"{FENCE}{{exercise}} {title}\n:label: {label}\n\n{body}\n{FENCE}\n"
         elif (body := solution(text)) is not None and label is not None:
             text = f"{FENCE}{{solution}} {label}\n:class: dropdown\n\n{body}\n{FENCE}\n"
-        text = CITATION.sub(lambda m: f"{{cite}}`{m.group(2)}`" if m.group(2) in keys else m.group(0), text)
-        cell["source"] = text
+        cell["source"] = cite(text, keys)
 
 
 def _on_source_read(app, docname: str, source: list[str]) -> None:
