@@ -33,7 +33,7 @@ from .cam import box_iou, cam_by_einsum, cam_to_box, grad_cam_from_gradients
 from .huber import delta_for_fraction, huber_elementwise, huber_gradient_ratio
 from .label_smoothing import expected_calibration_error, optimal_logit_gap, smooth_one_hot, smoothed_cross_entropy
 from .cutmix import cutmix_box, mix_with_box, mixed_loss, smoothed_mixed_targets
-from .tcn import causal_conv1d, leak_free_scale, receptive_field
+from .tcn import causal_conv1d, levels_to_cover, path_counts, rnn_critical_path
 from .vit import attention_head, patchify, rollout, vit_param_count
 
 __all__ = [
@@ -73,6 +73,7 @@ __all__ = [
     "rollout",
     # chapter 8
     "causal_conv1d",
-    "receptive_field",
-    "leak_free_scale",
+    "levels_to_cover",
+    "path_counts",
+    "rnn_critical_path",
 ]
