@@ -198,8 +198,8 @@ def rnn_critical_path(learner: Callable[[int, int], int]) -> CheckResult:
     """Exercise: rounds of one forward pass of a stacked RNN when every cell runs as soon as its inputs are ready.
 
     Args:
-        learner: `f(num_layers, seq_len)` returning an int (of any integer type): cell (l, t) waits for (l, t - 1)
-            and (l - 1, t); the answer is num_layers + seq_len - 1.
+        learner: `f(num_layers, seq_len)` returning an int (of any integer type): the number of rounds when cell
+            (l, t) waits for (l, t - 1) and (l - 1, t), and each round runs every cell that is ready.
     """
     cases = []
     for layers, steps in ((1, 7), (3, 10), (5, 2), (4, 4), (2, 1), (6, 30)):
