@@ -32,7 +32,7 @@ from .gelu import gelu_derivative, gelu_tanh, stochastic_gate
 from .cam import conv_receptive_field, grad_cam_max_pooled, iou_tolerance
 from .huber import delta_for_fraction, huber_elementwise, huber_gradient_ratio
 from .label_smoothing import expected_calibration_error, optimal_logit_gap, smooth_one_hot, smoothed_cross_entropy
-from .cutmix import cutmix_box, mix_with_box, mixed_loss, smoothed_mixed_targets
+from .cutmix import max_box_accuracy, partners_without_self, uniform_cover_box
 from .tcn import causal_conv1d, levels_to_cover, path_counts, rnn_critical_path
 from .vit import attention_head, patchify, rollout, vit_param_count
 
@@ -61,10 +61,9 @@ __all__ = [
     "grad_cam_max_pooled",
     "conv_receptive_field",
     # chapter 6
-    "cutmix_box",
-    "mix_with_box",
-    "mixed_loss",
-    "smoothed_mixed_targets",
+    "partners_without_self",
+    "uniform_cover_box",
+    "max_box_accuracy",
     # chapter 7
     "patchify",
     "attention_head",
