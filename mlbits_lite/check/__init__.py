@@ -33,7 +33,7 @@ from .cam import conv_receptive_field, grad_cam_max_pooled, iou_tolerance
 from .huber import delta_for_fraction, huber_elementwise, huber_gradient_ratio
 from .label_smoothing import expected_calibration_error, optimal_logit_gap, smooth_one_hot, smoothed_cross_entropy
 from .cutmix import max_box_accuracy, partners_without_self, uniform_cover_box
-from .tcn import causal_conv1d, leak_free_scale, receptive_field
+from .tcn import causal_conv1d, levels_to_cover, path_counts, rnn_critical_path
 from .vit import attention_head, patchify, rollout, vit_param_count
 
 __all__ = [
@@ -71,6 +71,7 @@ __all__ = [
     "rollout",
     # chapter 8
     "causal_conv1d",
-    "receptive_field",
-    "leak_free_scale",
+    "levels_to_cover",
+    "path_counts",
+    "rnn_critical_path",
 ]
