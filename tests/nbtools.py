@@ -188,11 +188,12 @@ def run_time_line(t: dict) -> str:
 def chapter_map(timings: dict) -> str:
     rows = ["| Chapter | Prerequisites | Fast mode (CPU) | Full mode (CPU) | Full mode (GPU) |",
             "|---|---|---|---|---|"]
-    for path in chapters():
+    from readme import chapters as in_book_order  # (part, number as the book numbers it, notebook)
+
+    for _, number, path in in_book_order(ROOT):
         nb = nbformat.read(path, as_version=4)
         front = nb.cells[0].source
         title = front.lstrip().splitlines()[0].lstrip("# ").strip()
-        number = int(path.name.split("_")[0])
         prereq = PREREQ_LINE.search(front)
         prereq_text = prereq.group(1).strip() if prereq else "none"
         prereq_text = re.sub(r"\]\((\d\d_[\w]+\.ipynb)\)", r"](../notebooks/\1)", prereq_text)
