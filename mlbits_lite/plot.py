@@ -17,6 +17,7 @@ mlbits_lite does not load it.
 from __future__ import annotations
 
 import math
+import numbers
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -301,29 +302,40 @@ def overlay(
     ax: Axes | None = None,
     alpha: float = 0.5,
     cmap: str = "jet",
+    vmin: float | None = None,
+    vmax: float | None = None,
 ) -> Axes:
     """Draw a heat map (e.g. a class activation map) over an image.
 
     A heat map smaller than the image (a 7×7 CAM over a 224×224 picture) is upsampled bilinearly to the image
-    size first, as in the CAM paper.
+    size first, as in the CAM paper. The heat map is the Axes' last image: ``fig.colorbar(ax.images[-1])`` draws
+    its colour bar. Give panels that are compared the same ``vmin`` and ``vmax``.
 
     Args:
         image: (H, W) grey, or (C, H, W) with C = 1 or 3.
-        heat: (h, w) map; its colours span its own min to max.
+        heat: (h, w) map.
         ax: Axes to draw into; default a new figure.
         alpha: Opacity of the heat map, in [0, 1].
         cmap: Colour map of the heat map.
+        vmin: value at the bottom of the colour scale; default the map's minimum.
+        vmax: value at the top of the colour scale; default the map's maximum.
 
     Returns:
         The Axes.
 
     Raises:
-        TypeError: ``image`` or ``heat`` is not numeric.
-        ValueError: wrong shapes, or ``alpha`` outside [0, 1].
+        TypeError: ``image`` or ``heat`` is not numeric, or ``vmin`` / ``vmax`` is not a finite number.
+        ValueError: wrong shapes, ``alpha`` outside [0, 1], or ``vmin`` >= ``vmax``.
     """
     picture = _to_hwc("image", _as_array("image", image, ndim=(2, 3)))  # (H, W) or (H, W, 3)
     heat_map = _as_array("heat", heat, ndim=2)  # (h, w)
     alpha = require_in_range("alpha", alpha, 0.0, 1.0)
+    for name, value in (("vmin", vmin), ("vmax", vmax)):
+        if value is not None and (isinstance(value, bool) or not isinstance(value, numbers.Real)
+                                  or not math.isfinite(value)):
+            raise TypeError(f"{name} must be a finite number or None, got {value!r}")
+    if vmin is not None and vmax is not None and vmin >= vmax:
+        raise ValueError(f"vmin must be below vmax, got vmin={vmin}, vmax={vmax}")
     height, width = picture.shape[:2]
     if heat_map.shape != (height, width):
         upsampled = torch.nn.functional.interpolate(
@@ -336,7 +348,7 @@ def overlay(
         ax.imshow(_rgb_in_unit_range(picture))
     else:
         ax.imshow(picture, cmap="gray")
-    ax.imshow(heat_map, cmap=cmap, alpha=alpha)
+    ax.imshow(heat_map, cmap=cmap, alpha=alpha, vmin=vmin, vmax=vmax)
     ax.axis("off")
     return ax
 

@@ -171,6 +171,31 @@ def test_overlay_bad_inputs(image, heat, alpha, error, message):
         plot.overlay(image, heat, alpha=alpha)
 
 
+def test_overlay_default_scale_is_the_maps_own_range(ax):
+    heat = torch.linspace(-2.0, 3.0, 64).reshape(8, 8)
+    plot.overlay(torch.rand(3, 8, 8), heat, ax=ax)
+    assert ax.images[-1].get_clim() == pytest.approx((-2.0, 3.0))
+
+
+def test_overlay_on_a_given_scale_gives_a_colour_bar(ax):
+    plot.overlay(torch.rand(3, 8, 8), torch.rand(8, 8), ax=ax, vmin=0, vmax=2.5)
+    assert ax.images[-1].get_clim() == (0, 2.5)
+    bar = ax.figure.colorbar(ax.images[-1], ax=ax)
+    assert bar.vmin == 0 and bar.vmax == 2.5
+
+
+@pytest.mark.parametrize("kwargs, error, message", [
+    ({"vmin": 1.0, "vmax": 1.0}, ValueError, "vmin must be below vmax"),
+    ({"vmin": 2, "vmax": 1}, ValueError, "vmin must be below vmax"),
+    ({"vmin": float("nan")}, TypeError, "vmin must be a finite number or None"),
+    ({"vmax": "1"}, TypeError, "vmax must be a finite number or None"),
+    ({"vmax": True}, TypeError, "vmax must be a finite number or None"),
+])
+def test_overlay_bad_scale(kwargs, error, message):
+    with pytest.raises(error, match=message):
+        plot.overlay(torch.rand(8, 8), torch.rand(8, 8), **kwargs)
+
+
 # ------------------------------------------------------------------------------------------------ reliability_diagram
 def test_reliability_diagram_from_metrics(ax):
     g = torch.Generator().manual_seed(0)

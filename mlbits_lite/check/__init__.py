@@ -19,7 +19,7 @@ One module per chapter holds that chapter's checks; `check.NAME` reaches every o
     gelu       chapter 2: GELU, the expectation of a random gate
     huber      chapter 3: Huber loss vs Smooth L1
     label_smoothing  chapter 4: label smoothing, its optimum, and calibration
-    cam        chapter 5: class activation maps and Grad-CAM
+    cam        chapter 5: class activation maps, Grad-CAM and boxes
     cutmix     chapter 6: CutMix, derived from Cutout and Mixup
     vit        chapter 7: the Vision Transformer from scratch, and attention rollout
     tcn        chapter 8: temporal convolutional networks vs recurrent networks
@@ -29,7 +29,7 @@ from __future__ import annotations
 from ._framework import CheckResult
 from .backward import hessian_vector_product, jacobian_by_jvps, predict_grad, softmax_vjp
 from .gelu import expected_gate_slope, gelu_gaussian_mean, taylor_cubic
-from .cam import box_iou, cam_by_einsum, cam_to_box, grad_cam_from_gradients
+from .cam import conv_receptive_field, grad_cam_max_pooled, iou_tolerance
 from .huber import delta_for_fraction, huber_elementwise, huber_gradient_ratio
 from .label_smoothing import expected_calibration_error, optimal_logit_gap, smooth_one_hot, smoothed_cross_entropy
 from .cutmix import cutmix_box, mix_with_box, mixed_loss, smoothed_mixed_targets
@@ -57,10 +57,9 @@ __all__ = [
     "smoothed_cross_entropy",
     "expected_calibration_error",
     # chapter 5
-    "cam_by_einsum",
-    "grad_cam_from_gradients",
-    "box_iou",
-    "cam_to_box",
+    "iou_tolerance",
+    "grad_cam_max_pooled",
+    "conv_receptive_field",
     # chapter 6
     "cutmix_box",
     "mix_with_box",
