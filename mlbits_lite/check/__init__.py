@@ -16,7 +16,7 @@ Where a number is asked, any numeric type will do (int, float, NumPy scalar, one
 
 One module per chapter holds that chapter's checks; `check.NAME` reaches every one of them:
     backward   chapter 1: backward() as a vector–Jacobian product
-    gelu       chapter 2: GELU derived from dropout, zoneout and ReLU, and Mish
+    gelu       chapter 2: GELU, the expectation of a random gate
     huber      chapter 3: Huber loss vs Smooth L1
     label_smoothing  chapter 4: label smoothing, its optimum, and calibration
     cam        chapter 5: class activation maps, Grad-CAM and boxes
@@ -28,7 +28,7 @@ from __future__ import annotations
 
 from ._framework import CheckResult
 from .backward import hessian_vector_product, jacobian_by_jvps, predict_grad, softmax_vjp
-from .gelu import gelu_derivative, gelu_tanh, stochastic_gate
+from .gelu import expected_gate_slope, gelu_gaussian_mean, taylor_cubic
 from .cam import conv_receptive_field, grad_cam_max_pooled, iou_tolerance
 from .huber import delta_for_fraction, huber_elementwise, huber_gradient_ratio
 from .label_smoothing import expected_calibration_error, optimal_logit_gap, smooth_one_hot, smoothed_cross_entropy
@@ -44,9 +44,9 @@ __all__ = [
     "predict_grad",
     "hessian_vector_product",
     # chapter 2
-    "gelu_tanh",
-    "gelu_derivative",
-    "stochastic_gate",
+    "taylor_cubic",
+    "expected_gate_slope",
+    "gelu_gaussian_mean",
     # chapter 3
     "huber_elementwise",
     "delta_for_fraction",
