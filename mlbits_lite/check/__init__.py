@@ -27,7 +27,7 @@ One module per chapter holds that chapter's checks; `check.NAME` reaches every o
 from __future__ import annotations
 
 from ._framework import CheckResult
-from .backward import hessian_vector_product, jacobian_by_jvps, predict_grad, softmax_vjp
+from .backward import hessian_vector_product, per_sample_jacobians, predict_grad, softmax_vjp
 from .gelu import expected_gate_slope, gelu_gaussian_mean, taylor_cubic
 from .cam import conv_receptive_field, grad_cam_max_pooled, iou_tolerance
 from .huber import delta_for_fraction, huber_elementwise, huber_gradient_ratio
@@ -40,7 +40,7 @@ __all__ = [
     "CheckResult",
     # chapter 1
     "softmax_vjp",
-    "jacobian_by_jvps",
+    "per_sample_jacobians",
     "predict_grad",
     "hessian_vector_product",
     # chapter 2
