@@ -30,7 +30,7 @@ from ._framework import CheckResult
 from .backward import hessian_vector_product, jacobian_by_jvps, predict_grad, softmax_vjp
 from .gelu import gelu_derivative, gelu_tanh, stochastic_gate
 from .cam import conv_receptive_field, grad_cam_max_pooled, iou_tolerance
-from .huber import delta_for_fraction, huber_elementwise, huber_gradient_ratio
+from .huber import contamination_threshold, huber_gradient_ratio, huber_influence
 from .label_smoothing import expected_calibration_error, optimal_logit_gap, smooth_one_hot, smoothed_cross_entropy
 from .cutmix import cutmix_box, mix_with_box, mixed_loss, smoothed_mixed_targets
 from .tcn import causal_conv1d, leak_free_scale, receptive_field
@@ -48,9 +48,9 @@ __all__ = [
     "gelu_derivative",
     "stochastic_gate",
     # chapter 3
-    "huber_elementwise",
-    "delta_for_fraction",
+    "contamination_threshold",
     "huber_gradient_ratio",
+    "huber_influence",
     # chapter 4
     "smooth_one_hot",
     "optimal_logit_gap",
