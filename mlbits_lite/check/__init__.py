@@ -30,7 +30,7 @@ from ._framework import CheckResult
 from .backward import hessian_vector_product, per_sample_jacobians, predict_grad, softmax_vjp
 from .gelu import expected_gate_slope, gelu_gaussian_mean, taylor_cubic
 from .cam import conv_receptive_field, grad_cam_max_pooled, iou_tolerance
-from .huber import delta_for_fraction, huber_elementwise, huber_gradient_ratio
+from .huber import contamination_threshold, huber_gradient_ratio, huber_influence
 from .label_smoothing import expected_calibration_error, optimal_logit_gap, smooth_one_hot, smoothed_cross_entropy
 from .cutmix import max_box_accuracy, partners_without_self, uniform_cover_box
 from .tcn import causal_conv1d, levels_to_cover, path_counts, rnn_critical_path
@@ -48,9 +48,9 @@ __all__ = [
     "expected_gate_slope",
     "gelu_gaussian_mean",
     # chapter 3
-    "huber_elementwise",
-    "delta_for_fraction",
+    "contamination_threshold",
     "huber_gradient_ratio",
+    "huber_influence",
     # chapter 4
     "smooth_one_hot",
     "optimal_logit_gap",
