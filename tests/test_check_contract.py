@@ -11,7 +11,7 @@ import importlib
 import pytest
 
 CHAPTER_TESTS = ["test_check", "test_check_gelu", "test_check_huber", "test_check_label_smoothing", "test_check_cam",
-                 "test_check_cutmix", "test_check_vit", "test_check_tcn"]
+                 "test_check_cutmix", "test_check_vit", "test_check_tcn", "test_check_pooling"]
 CASES = [case for name in CHAPTER_TESTS for case in importlib.import_module(name).CASES]
 IDS = [run_check.__name__ for run_check, _ in CASES]
 

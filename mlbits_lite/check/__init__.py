@@ -19,6 +19,7 @@ One module per chapter holds that chapter's checks; `check.NAME` reaches every o
     cutmix     chapter 6: CutMix, derived from Cutout and Mixup
     vit        chapter 7: the Vision Transformer from scratch, and attention rollout
     tcn        chapter 8: temporal convolutional networks vs recurrent networks
+    pooling    chapter 10: pooling a sequence into one vector
 """
 from __future__ import annotations
 
@@ -31,6 +32,7 @@ from .label_smoothing import expected_calibration_error, optimal_logit_gap, smoo
 from .cutmix import cutmix_box, mix_with_box, mixed_loss, smoothed_mixed_targets
 from .tcn import causal_conv1d, leak_free_scale, receptive_field
 from .vit import attention_head, patchify, rollout, vit_param_count
+from .pooling import attention_pool, eos_pool, pooled_dependence
 
 __all__ = [
     "CheckResult",
@@ -71,4 +73,8 @@ __all__ = [
     "causal_conv1d",
     "receptive_field",
     "leak_free_scale",
+    # chapter 10
+    "pooled_dependence",
+    "eos_pool",
+    "attention_pool",
 ]
