@@ -13,6 +13,7 @@ One concept per module:
     models    GapCNN and the chapters' other models
     explain   where a network looks: CAM, Grad-CAM, boxes from maps, IoU, attention rollout
     augment   Cutout, Mixup and CutMix: batch augmentations that erase or mix image regions
+    experiment  intervals over seeds, paired differences, verdicts, and each chapter's record of its claims
 """
 from __future__ import annotations
 
@@ -21,9 +22,9 @@ __version__ = "0.1.0"
 import importlib
 from types import ModuleType
 
-from . import activations, augment, autograd, check, data, env, explain, losses, metrics, models, train
+from . import activations, augment, autograd, check, data, env, experiment, explain, losses, metrics, models, train
 
-__all__ = ["__version__", "activations", "augment", "autograd", "check", "data", "env", "explain", "losses", "metrics", "models", "plot", "train"]
+__all__ = ["__version__", "activations", "augment", "autograd", "check", "data", "env", "experiment", "explain", "losses", "metrics", "models", "plot", "train"]
 
 
 def __getattr__(name: str) -> ModuleType:

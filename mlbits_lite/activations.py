@@ -27,7 +27,11 @@ SIGMOID_SCALE = 1.702  # σ(1.702x) ≈ Φ(x)
 
 
 def _normal_cdf(x: torch.Tensor) -> torch.Tensor:
-    return 0.5 * (1.0 + torch.erf(x / math.sqrt(2.0)))  # Φ(x) = ½(1 + erf(x/√2))
+    # Φ(x) = ½ erfc(-x/√2): the same as ½(1 + erf(x/√2)), without its cancellation to 0 in the left tail
+    return 0.5 * torch.special.erfc(-x / math.sqrt(2.0))
+
+
+_HALF_TYPES = (torch.float16, torch.bfloat16)
 
 
 def gelu(x: torch.Tensor, approximate: str = "none") -> torch.Tensor:
@@ -35,11 +39,12 @@ def gelu(x: torch.Tensor, approximate: str = "none") -> torch.Tensor:
 
     Args:
         x: Floating-point tensor of any shape.
-        approximate: ``"none"`` for x·Φ(x) with Φ from ``erf`` (``F.gelu``'s default); ``"tanh"`` for
+        approximate: ``"none"`` for x·Φ(x) with Φ(x) = ½ erfc(-x/√2) (``F.gelu``'s default); ``"tanh"`` for
             ½x(1 + tanh(√(2/π)(x + 0.044715x³))) (``F.gelu(approximate="tanh")``); ``"sigmoid"`` for x·σ(1.702x).
 
     Returns:
-        A tensor shaped like ``x``.
+        A tensor shaped like ``x``, in its dtype; float16 and bfloat16 are computed in float32 and rounded once,
+        as ``F.gelu`` does.
 
     Raises:
         TypeError: ``x`` is not a floating-point tensor.
@@ -47,6 +52,8 @@ def gelu(x: torch.Tensor, approximate: str = "none") -> torch.Tensor:
     """
     require_floating_tensor("x", x)
     require_choice("approximate", approximate, APPROXIMATIONS)
+    if x.dtype in _HALF_TYPES:  # like PyTorch: compute in float32, round once (each half-precision step would round)
+        return gelu(x.float(), approximate).to(x.dtype)
     if approximate == "tanh":
         return 0.5 * x * (1.0 + torch.tanh(SQRT_2_OVER_PI * (x + TANH_CUBIC * x**3)))  # ½x(1 + tanh(c(x + ax³)))
     if approximate == "sigmoid":

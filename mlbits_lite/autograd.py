@@ -9,11 +9,14 @@ For y = f(x) with Jacobian J = ∂y/∂x (shape y.shape + x.shape):
 
 ``f`` takes one tensor and returns one tensor. The caller's ``x`` is never modified, and its ``requires_grad``
 flag is left as it was: every function differentiates a detached copy that shares x's memory. Where the output
-does not depend on x the products are zeros, not None.
+does not depend on x the products are zeros, not None. The products work under ``torch.no_grad()`` and
+``torch.inference_mode()`` alike (both switch autograd off only for the caller's code), and accept inference
+tensors for ``x`` and ``v``.
 """
 from __future__ import annotations
 
-from collections.abc import Callable
+import contextlib
+from collections.abc import Callable, Iterator
 
 import torch
 
@@ -24,11 +27,30 @@ __all__ = ["vjp", "jvp", "jacobian"]
 Function = Callable[[torch.Tensor], torch.Tensor]
 
 
+@contextlib.contextmanager
+def _autograd_on() -> Iterator[None]:
+    """Record the graph even where the caller switched autograd off (no_grad, inference_mode)."""
+    with torch.inference_mode(False), torch.enable_grad():
+        try:
+            yield
+        except RuntimeError as error:
+            if "Inference tensors cannot be saved for backward" not in str(error):
+                raise
+            raise ValueError("f uses a tensor created under torch.inference_mode (a weight, a constant), which "
+                             "autograd cannot differentiate through: create it outside inference mode, or pass "
+                             "a .clone() of it made outside inference mode") from None
+
+
+def _normal(t: torch.Tensor) -> torch.Tensor:
+    """An inference tensor copied into a normal one (autograd refuses inference tensors); others as they are."""
+    return t.clone() if t.is_inference() else t
+
+
 def _differentiable_call(f: Function, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """Check the arguments, then return (x as a fresh leaf that requires grad, y = f(x)) with grad enabled."""
+    """Check the arguments, then return (x as a fresh leaf that requires grad, y = f(x)); call under _autograd_on."""
     require_callable("f", f)
     require_floating_tensor("x", x)
-    x = x.detach().requires_grad_(True)  # a new leaf: the caller's tensor keeps its own requires_grad and .grad
+    x = _normal(x).detach().requires_grad_(True)  # a new leaf: the caller's tensor keeps its requires_grad and .grad
     y = f(x)
     if not isinstance(y, torch.Tensor):
         raise TypeError(f"f must return a torch.Tensor, got {type(y).__name__}")
@@ -41,7 +63,7 @@ def _as_direction(v: object, like: torch.Tensor) -> torch.Tensor:
     """Check that v is a floating tensor shaped like ``like``; return it with like's dtype and device."""
     require_floating_tensor("v", v)
     require_shape("v", v, like.shape)
-    return v.detach().to(dtype=like.dtype, device=like.device)
+    return _normal(v).detach().to(dtype=like.dtype, device=like.device)
 
 
 def vjp(f: Function, x: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
@@ -60,7 +82,7 @@ def vjp(f: Function, x: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
             other than a floating-point tensor.
         ValueError: ``v`` does not have the shape of f(x).
     """
-    with torch.enable_grad():
+    with _autograd_on():
         x, y = _differentiable_call(f, x)
         v = _as_direction(v, y)
         if not y.requires_grad:  # y was computed without x (e.g. a constant): J = 0
@@ -88,7 +110,7 @@ def jvp(f: Function, x: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
             other than a floating-point tensor.
         ValueError: ``v`` does not have the shape of ``x``.
     """
-    with torch.enable_grad():
+    with _autograd_on():
         x, y = _differentiable_call(f, x)
         v = _as_direction(v, x)
         if not y.requires_grad:  # y was computed without x: J = 0
@@ -119,7 +141,7 @@ def jacobian(f: Function, x: torch.Tensor) -> torch.Tensor:
         TypeError: ``f`` is not callable, ``x`` is not a floating-point tensor, or f returns something other
             than a floating-point tensor.
     """
-    with torch.enable_grad():
+    with _autograd_on():
         x, y = _differentiable_call(f, x)
         if not y.requires_grad:  # y was computed without x: J = 0
             return torch.zeros(y.shape + x.shape, dtype=x.dtype, device=x.device)

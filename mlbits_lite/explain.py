@@ -261,6 +261,12 @@ def attention_rollout(attentions: Sequence[torch.Tensor] | torch.Tensor, add_res
 
     Returns:
         (B, T, T) rollout.
+
+    Raises:
+        TypeError: ``attentions`` is not a list of floating tensors or one floating tensor, or ``add_residual`` is
+            not a bool.
+        ValueError: no layers, shapes that are not (B, heads, T, T) alike, NaN, inf or negative entries, or a row
+            of zeros that cannot be normalised.
     """
     require_bool("add_residual", add_residual)
     if isinstance(attentions, torch.Tensor):
@@ -284,6 +290,8 @@ def attention_rollout(attentions: Sequence[torch.Tensor] | torch.Tensor, add_res
         if layer.shape != shape:
             raise ValueError(f"attentions[{i}] must have the shape of attentions[0], {tuple(shape)}, "
                              f"got shape {tuple(layer.shape)}")
+        if not torch.isfinite(layer).all():
+            raise ValueError(f"attentions[{i}] holds NaN or inf: attention probabilities are finite")
         if (layer < 0).any():
             raise ValueError(f"attentions[{i}] must be non-negative (attention probabilities)")
 

@@ -36,6 +36,29 @@ def test_gelu_equals_torch_values_and_gradients(dtype, approximate):
     torch.testing.assert_close(ours_grad, theirs_grad)
 
 
+@pytest.mark.parametrize("dtype", [torch.float16, torch.bfloat16])
+@pytest.mark.parametrize("approximate", ["none", "tanh"])
+def test_gelu_in_half_precision_is_as_accurate_as_torch(dtype, approximate):
+    # PyTorch computes in float32 and rounds once; so must we: compare both with float64 on the same inputs
+    x = _grid(dtype, low=-10.0, high=10.0, steps=4001)
+    exact = F.gelu(x.double(), approximate=approximate)
+    ours, theirs = gelu(x, approximate), F.gelu(x, approximate=approximate)
+    assert ours.dtype == dtype
+    assert (ours.double() - exact).abs().max() <= (theirs.double() - exact).abs().max()
+    torch.testing.assert_close(ours, theirs)
+
+
+def test_normal_cdf_keeps_its_relative_accuracy_in_the_left_tail():
+    # 1 + erf(x/√2) cancels to 0 (or to noise) for x below about -6 in float32, -9 in float64; erfc does not
+    for dtype in DTYPES:
+        x = torch.tensor([-5.5, -7.0, -9.0, -12.0], dtype=dtype)
+        want = 0.5 * torch.special.erfc(-x.double() / math.sqrt(2))
+        got = activations._normal_cdf(x)
+        assert (got > 0).all()
+        torch.testing.assert_close(got.double(), want, rtol=1e-5, atol=0)
+        torch.testing.assert_close(gelu(x).double(), x.double() * want, rtol=1e-5, atol=0)
+
+
 def test_gelu_sigmoid_form_is_x_sigmoid_1702x():
     x = _grid()
     torch.testing.assert_close(gelu(x, "sigmoid"), x * torch.sigmoid(1.702 * x))

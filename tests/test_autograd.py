@@ -142,6 +142,39 @@ def test_works_under_no_grad():
     torch.testing.assert_close(back, torch.func.vjp(f, x)[1](_randn(*y_shape, seed=2))[0])
 
 
+@pytest.mark.parametrize("name", ["softmax", "mlp", "matrix_in_vector_out"])
+def test_works_under_inference_mode(name):
+    # inference mode turns autograd off entirely (no_grad is not enough to undo): the products must still be right
+    f, x, y_shape = _case(name)
+    u, v = _randn(*y_shape, seed=1), _randn(*x.shape, seed=2)
+    with torch.inference_mode():
+        back, forward, jac = autograd.vjp(f, x, u), autograd.jvp(f, x, v), autograd.jacobian(f, x)
+    torch.testing.assert_close(back, autograd.vjp(f, x, u))
+    torch.testing.assert_close(forward, autograd.jvp(f, x, v))
+    torch.testing.assert_close(jac, torch.autograd.functional.jacobian(f, x).to(jac.dtype))
+    assert back.abs().sum() > 0 and forward.abs().sum() > 0
+
+
+def test_inference_tensors_are_accepted():
+    # x and v made inside inference mode, used outside it (and inside again)
+    f, _, y_shape = _case("softmax")
+    with torch.inference_mode():
+        x, u, v = _randn(5, seed=3), _randn(*y_shape, seed=4), _randn(5, seed=5)
+    expected = torch.func.jvp(f, (x.clone(),), (v.clone(),))[1]
+    torch.testing.assert_close(autograd.jvp(f, x, v), expected)
+    torch.testing.assert_close(autograd.vjp(f, x, u), torch.func.vjp(f, x.clone())[1](u.clone())[0])
+    with torch.inference_mode():
+        torch.testing.assert_close(autograd.jvp(f, x, v), expected)
+
+
+def test_a_function_holding_inference_tensors_is_a_clear_error():
+    with torch.inference_mode():
+        w = _randn(4, 3, seed=6)  # a weight made in inference mode cannot be saved for backward
+    for fn, args in ((autograd.vjp, (_randn(4),)), (autograd.jvp, (_randn(3),)), (autograd.jacobian, ())):
+        with pytest.raises(ValueError, match="f uses a tensor created under torch.inference_mode"):
+            fn(lambda x: torch.tanh(w @ x), _randn(3), *args)
+
+
 w_param = torch.ones(3, dtype=F64, requires_grad=True)
 INDEPENDENT = {
     "constant": lambda x: torch.ones(3, dtype=F64),

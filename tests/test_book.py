@@ -303,3 +303,16 @@ def test_chapter_page_exercises_solutions_and_citations(book: Build, chromium, n
     # No portable markup left as text.
     for raw in ("### Exercise", "<details", "<summary", "<!--", "{cite}", "{solution}", "{exercise}", ":label:"):
         assert raw not in r["text"], f"{rel(page)}: {raw!r} shown as text"
+
+
+def test_tables_that_cells_print_render_as_tables(book: Build) -> None:
+    """A markdown table a cell prints (a chapter's "paper vs ours" table, experiment.Claims.show()) is a <table> on
+    the page: _config.yml has myst-nb parse printed markdown as MyST, whose tables its default, commonmark, lacks."""
+    for name in chapter_names():
+        nb = nbformat.read(ROOT / "notebooks" / f"{name}.ipynb", as_version=4)
+        printed = sum("|---" in "".join(o.get("data", {}).get("text/markdown", ""))
+                      for c in nb.cells if c.cell_type == "code" for o in c.outputs)
+        page = HTML / "notebooks" / f"{name}.html"
+        dom = page.read_text(encoding="utf8")
+        assert not re.search(r"\|\s*(?:-{3}|—)[-—|\s]*\|", visible_text(dom)), f"{rel(page)}: a table shown as text"
+        assert len(re.findall(r"<table\b", dom)) >= printed, f"{rel(page)}: {printed} printed tables, fewer <table>s"

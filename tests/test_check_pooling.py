@@ -7,6 +7,7 @@ import re
 import pytest
 import torch
 
+from catalogue import Catalogue
 from mlbits_lite import check
 from mlbits_lite.models import allowed_attention
 
@@ -227,3 +228,12 @@ def test_generic_mutations_never_pass_nor_get_a_specific_hint(run_check, solutio
 def test_a_non_function_is_refused(run_check):
     with pytest.raises(TypeError, match="expected your function"):
         run_check(42)
+
+
+# --------------------------------------------------------------------------------------- the catalogue
+CATALOGUE = {
+    check.pooled_dependence: Catalogue(reference=pooled_dependence, right=[dependence_by_loops],
+                                       wrong=DEPENDENCE_MISTAKES),
+    check.eos_pool: Catalogue(reference=eos_pool, right=[eos_pool_by_cumsum], wrong=EOS_MISTAKES),
+    check.attention_pool: Catalogue(reference=attention_pool, right=[attention_pool_by_exp], wrong=ATTENTION_MISTAKES),
+}

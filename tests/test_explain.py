@@ -390,6 +390,11 @@ def test_rollout_is_differentiable():
     assert logits.grad is not None and torch.isfinite(logits.grad).all()
 
 
+def _with(tensor, index, value):
+    tensor[index] = value
+    return tensor
+
+
 @pytest.mark.parametrize(
     "attentions, error, match",
     [
@@ -402,6 +407,9 @@ def test_rollout_is_differentiable():
         ([torch.ones(1, 2, 4, 4, dtype=torch.int64)], TypeError, r"attentions\[0\]"),
         ("attention", TypeError, "attentions"),
         (torch.zeros(1, 1, 1, 3, 3), ValueError, "row of zeros"),
+        ([torch.rand(1, 2, 4, 4), torch.full((1, 2, 4, 4), float("nan"))], ValueError, r"attentions\[1\].*NaN"),
+        ([_with(torch.rand(1, 2, 4, 4), (0, 1, 2, 3), float("inf"))], ValueError, r"attentions\[0\].*inf"),
+        (_with(torch.rand(2, 1, 1, 3, 3), (1, 0, 0, 2, 2), float("nan")), ValueError, r"attentions\[1\].*NaN"),
     ],
 )
 def test_rollout_bad_inputs(attentions, error, match):

@@ -165,6 +165,48 @@ def test_ignored_samples_get_no_gradient_even_with_infinite_logits():
 
 
 # ------------------------------------------------------------------------------------------------ soft targets
+@pytest.mark.parametrize("reduction", REDUCTIONS)
+@pytest.mark.parametrize("use_weight", [False, True])
+def test_epsilon_zero_with_a_class_masked_by_minus_infinity_matches_pytorch(reduction, use_weight):
+    # a -inf logit masks a class: without smoothing its -log p = inf must not enter as 0·inf = NaN
+    logits, target, weight = _problem((6, 4), torch.float64, seed=3)
+    logits = logits.detach().clone()
+    logits[:, 3] = -math.inf
+    target = target % 3  # no target is the masked class
+    w = weight if use_weight else None
+    ours = losses.label_smoothing_cross_entropy(logits, target, 0.0, weight=w, reduction=reduction)
+    expected = F.cross_entropy(logits, target, weight=w, label_smoothing=0.0, reduction=reduction)
+    assert torch.isfinite(ours).all()
+    torch.testing.assert_close(ours, expected)
+
+
+@pytest.mark.parametrize("reduction", REDUCTIONS)
+@pytest.mark.parametrize("use_weight", [False, True])
+def test_uint8_targets_are_accepted_like_pytorch(reduction, use_weight):
+    logits, target, weight = _problem((8, 5), torch.float64, seed=4)
+    w = weight if use_weight else None
+    ours = losses.label_smoothing_cross_entropy(logits, target.to(torch.uint8), 0.2, weight=w, reduction=reduction)
+    torch.testing.assert_close(ours, F.cross_entropy(logits, target, weight=w, label_smoothing=0.2,
+                                                     reduction=reduction))
+    if not use_weight:  # F itself takes uint8 targets here (with weights and the mean it fails in its own gather)
+        torch.testing.assert_close(ours, F.cross_entropy(logits, target.to(torch.uint8), label_smoothing=0.2,
+                                                         reduction=reduction))
+
+
+@pytest.mark.parametrize("epsilon", [0.0, 0.1, 1.0])
+def test_mean_over_zero_total_weight_is_nan_like_pytorch(epsilon):
+    # every target's class weighs 0 while other classes do not: the weighted mean divides by 0 and is undefined
+    logits, _, _ = _problem((5, 3), torch.float64, seed=5)
+    target = torch.zeros(5, dtype=torch.int64)
+    weight = torch.tensor([0.0, 1.0, 2.0], dtype=torch.float64)
+    ours = losses.label_smoothing_cross_entropy(logits, target, epsilon, weight=weight)
+    expected = F.cross_entropy(logits, target, weight=weight, label_smoothing=epsilon)
+    assert torch.isnan(expected) and torch.isnan(ours)
+    all_ignored = torch.full((5,), -100)
+    assert torch.isnan(losses.label_smoothing_cross_entropy(logits, all_ignored, epsilon))
+    assert torch.isnan(F.cross_entropy(logits, all_ignored, label_smoothing=epsilon))
+
+
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("reduction", REDUCTIONS)
 @pytest.mark.parametrize("shape", [(8, 5), (3, 4, 2, 2), (6,)])

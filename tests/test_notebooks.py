@@ -4,6 +4,7 @@ The notebooks themselves are re-executed by nbval (`--nbval-lax`, check cells co
 """
 from __future__ import annotations
 
+import ast
 import json
 import re
 from pathlib import Path
@@ -207,6 +208,45 @@ def test_exercise_stubs_are_left_for_the_learner(chapter):
     for cell in code_cells(nb):
         if re.search(r"\bcheck\.\w+\(", cell.source):
             assert "raise NotImplementedError" in cell.source, "the exercise cell is a stub for the learner"
+
+
+def _top_level_names(code: str) -> set[str]:
+    """Names a cell binds at top level: functions, classes, assignments, imports, loop targets."""
+    code = "\n".join(line[: len(line) - len(line.lstrip())] + "pass" if line.lstrip().startswith(("%", "!")) else line
+                     for line in code.splitlines())  # IPython magics and shell lines bind nothing
+    names: set[str] = set()
+    for node in ast.parse(code).body:
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            names.add(node.name)
+        elif isinstance(node, (ast.Import, ast.ImportFrom)):
+            names.update((alias.asname or alias.name).split(".")[0] for alias in node.names)
+        elif isinstance(node, (ast.Assign, ast.AnnAssign, ast.AugAssign, ast.For, ast.With)):
+            targets = (node.targets if isinstance(node, ast.Assign) else [node.target] if not isinstance(node, ast.With)
+                       else [item.optional_vars for item in node.items if item.optional_vars is not None])
+            for target in targets:
+                names.update(n.id for n in ast.walk(target) if isinstance(n, ast.Name))
+    return names
+
+
+def test_exercise_stubs_do_not_shadow_the_chapter(chapter):
+    # a stub that redefines a name the chapter defined breaks the chapter's own cells when run again after it
+    _, nb = chapter
+    defined: dict[str, int] = {}
+    for number, cell in enumerate(nb.cells):
+        if cell.cell_type != "code":
+            continue
+        names = _top_level_names(cell.source)
+        if re.search(r"\bcheck\.\w+\(", cell.source) and "raise NotImplementedError" in cell.source:
+            shadowed = sorted(name for name in names if name in defined)
+            assert not shadowed, (f"the exercise stub in cell {number} redefines {shadowed}, defined in cell "
+                                  f"{defined[shadowed[0]]}: give the learner's function a name of its own")
+        else:
+            defined.update((name, number) for name in names if name not in defined)
+
+
+def test_shadowing_is_detected():
+    assert _top_level_names("import torch.nn as nn\nfrom math import sqrt\ndef f(x):\n    y = 1\nA, (b, c) = 1, (2, 3)\n"
+                            "for i in range(3):\n    pass\n%matplotlib inline\n") == {"nn", "sqrt", "f", "A", "b", "c", "i"}
 
 
 # ----------------------------------------------------------------------------------------------- outputs

@@ -220,6 +220,11 @@ def test_wrong_input_rank_or_channels_is_a_clear_error(model):
         model([1.0, 2.0])
 
 
+def test_empty_sequence_is_a_clear_error():
+    with pytest.raises(ValueError, match=r"x must have at least one time step \(L >= 1\), got shape \(2, 3, 0\)"):
+        TCN(3, [4, 4])(torch.randn(2, 3, 0))
+
+
 # ------------------------------------------------------------------------------------------------ recurrent baselines
 @pytest.mark.parametrize("cls, cell", [(LSTMNet, nn.LSTM), (GRUNet, nn.GRU)])
 def test_recurrent_baselines_equal_pytorch_on_transposed_input(cls, cell):

@@ -4,11 +4,15 @@ Each exercise has one check, named after it. A check calls the learner's functio
 private, fixed seed), compares with a reference implementation, and returns a `CheckResult` that shows as one line:
 
     pass    -- every hidden case agrees with the reference;
-    fail    -- with a hint about *what kind* of mistake (shape, sign, a missing term, off by a factor, ...);
+    fail    -- with a hint about *what kind* of mistake (shape, sign, a missing term, a broken rule, ...), given
+               only where the evidence supports it;
     not yet -- the function still raises NotImplementedError.
 
 Checks never print expected values, only what is wrong in kind. They never raise for a wrong answer, so "Run all"
-always reaches the end of a notebook.
+always reaches the end of a notebook. They enforce an exercise's own rules: "by hand" refuses autograd, "from n
+JVPs" counts the calls of the `jvp` the check passes in, "without forming the Hessian" refuses Hessian builders.
+Where a number is asked, any numeric type will do (int, float, NumPy scalar, one-element tensor).
+`_framework` holds the machinery and explains how to write a new check.
 
 One module per chapter holds that chapter's checks; `check.NAME` reaches every one of them:
     backward   chapter 1: backward() as a vector–Jacobian product

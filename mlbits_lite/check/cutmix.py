@@ -7,22 +7,9 @@ from typing import Callable
 import torch
 import torch.nn.functional as F
 
-from ._framework import CheckResult, _hidden_generator, _run
+from ._framework import FORMAT, NUMBER, RTOL, Case, CheckResult, Ints, _hidden_generator, as_number, run
 
 __all__ = ["cutmix_box", "mix_with_box", "mixed_loss", "smoothed_mixed_targets"]
-
-NOT_ATTEMPTED = "not attempted yet: replace `raise NotImplementedError` with your code"
-
-
-def _call(exercise: str, learner: Callable, args: tuple, case: str) -> tuple[object, CheckResult | None]:
-    """Call the learner; a NotImplementedError or a crash becomes the CheckResult to return."""
-    try:
-        return learner(*args), None
-    except NotImplementedError:
-        return None, CheckResult(exercise, False, NOT_ATTEMPTED, attempted=False)
-    except Exception as exc:  # the learner's bug, reported as a hint rather than a crash
-        return None, CheckResult(exercise, False, f"{case}: your function raised {type(exc).__name__}: {exc}")
-
 
 # ------------------------------------------------------------------------------------------------ the box
 def _box(height: int, width: int, lam: float, cy: int, cx: int, *, side: Callable = lambda lam: math.sqrt(1 - lam),
@@ -35,6 +22,13 @@ def _box(height: int, width: int, lam: float, cy: int, cx: int, *, side: Callabl
     return y0, y1, x0, x1
 
 
+def _box_full_side(height: int, width: int, lam: float, cy: int, cx: int) -> tuple[int, int, int, int]:
+    """The box whose far edge lies a whole side from the near one (an odd side keeps its last row)."""
+    cut_h, cut_w = int(height * math.sqrt(1 - lam)), int(width * math.sqrt(1 - lam))
+    y0, x0 = cy - cut_h // 2, cx - cut_w // 2
+    return max(y0, 0), min(y0 + cut_h, height), max(x0, 0), min(x0 + cut_w, width)
+
+
 def cutmix_box(learner: Callable[[int, int, float, int, int], tuple]) -> CheckResult:
     """Exercise: the CutMix box for a given centre, clipped to the image.
 
@@ -42,136 +36,121 @@ def cutmix_box(learner: Callable[[int, int, float, int, int], tuple]) -> CheckRe
         learner: `f(height, width, lam, cy, cx)` returning `(y0, y1, x0, x1)` as ints (ends exclusive) for the box
             with sides int(height * sqrt(1 - lam)) and int(width * sqrt(1 - lam)) centred on row cy, column cx.
     """
-    exercise = "cutmix_box"
-    if not callable(learner):
-        raise TypeError(f"{exercise}: expected your function as the argument, got {type(learner).__name__}")
-    g = _hidden_generator(exercise)
+    g = _hidden_generator("cutmix_box")
     sizes = [(20, 36), (36, 20), (32, 32), (17, 29), (25, 14)]  # non-square first: a swap shows at once
-    cases = []
+    problems = []
     for height, width in sizes:
         for _ in range(4):
             lam = float(torch.rand(1, generator=g)) * 0.9 + 0.05
             cy, cx = int(torch.randint(0, height, (1,), generator=g)), int(torch.randint(0, width, (1,), generator=g))
-            cases.append((height, width, lam, cy, cx))
-    cases += [(20, 36, 1.0, 7, 30), (20, 36, 0.0, 0, 35)]  # lam = 1: an empty box; lam = 0: the whole image
-    for i, (height, width, lam, cy, cx) in enumerate(cases, start=1):
-        where = f"case {i} of {len(cases)}"
-        got, failed = _call(exercise, learner, (height, width, lam, cy, cx), where)
-        if failed is not None:
-            return failed
-        if isinstance(got, torch.Tensor):
-            got = tuple(got.tolist())
-        if not isinstance(got, (tuple, list)) or len(got) != 4:
-            return CheckResult(exercise, False, f"{where}: return a tuple of four ints (y0, y1, x0, x1)")
-        try:
-            values = [float(v) for v in got]
-        except (TypeError, ValueError):
-            values = [math.nan]
-        if not all(math.isfinite(v) and v == int(v) for v in values):
-            return CheckResult(exercise, False, f"{where}: return a tuple of four ints (y0, y1, x0, x1)")
-        got = tuple(int(v) for v in values)
+            problems.append((height, width, lam, cy, cx))
+    problems += [(20, 36, 1.0, 7, 30), (20, 36, 0.0, 0, 35)]  # lam = 1: an empty box; lam = 0: the whole image
+    cases = []
+    for height, width, lam, cy, cx in problems:
         want = _box(height, width, lam, cy, cx)
-        if got == want:
-            continue
         y0, y1, x0, x1 = want
-        swapped = _box(width, height, lam, cy, cx)  # H and W exchanged, as in the official code's names
-        wrong = [
-            ((x0, x1, y0, y1), "rows and columns are exchanged: return (y0, y1, x0, x1), the rows first"),
-            ((y0, x0, y1, x1), "the order is (y0, y1, x0, x1): both row edges first, then both column edges"),
-            (swapped, "height and width are swapped: rows go with the height, columns with the width"),
-            (_box(height, width, lam, cy, cx, clip=False),
-             "the box is not clipped to the image: an edge can fall outside the picture"),
-            (_box(height, width, lam, cy, cx, side=lambda lam: 1 - lam),
-             "the sides scale with (1 - lam): it is the area that should be (1 - lam) of the image"),
-            (_box(height, width, lam, cy, cx, side=math.sqrt),
-             "the box has the size of the part that stays: it should cover (1 - lam) of the image, not lam"),
-            (_box(height, width, lam, cy, cx, to_int=round),
-             "round the sides down with int(), as the paper's code does, not to the nearest int"),
-        ]
-        for value, hint in wrong:
-            if got == value:
-                return CheckResult(exercise, False, f"{where}: {hint}")
-        if not (0 <= got[0] <= got[1] <= height and 0 <= got[2] <= got[3] <= width):
-            return CheckResult(exercise, False, f"{where}: the box reaches outside the image or has y1 < y0 or x1 < x0")
-        return CheckResult(exercise, False, f"{where}: the box differs from the reference (check the edges: "
-                                            "each lies half a side, side // 2, from the centre)")
-    return CheckResult(exercise, True, f"pass ({len(cases)} hidden cases)")
+        wrong = {
+            "rows and columns are exchanged: return (y0, y1, x0, x1), the rows first": (x0, x1, y0, y1),
+            "the order is (y0, y1, x0, x1): both row edges first, then both column edges": (y0, x0, y1, x1),
+            "height and width are swapped: rows go with the height, columns with the width":
+                _box(width, height, lam, cy, cx),
+            "the box is not clipped to the image: an edge can fall outside the picture":
+                _box(height, width, lam, cy, cx, clip=False),
+            "the sides scale with (1 - lam): it is the area that should be (1 - lam) of the image":
+                _box(height, width, lam, cy, cx, side=lambda lam: 1 - lam),
+            "the box has the size of the part that stays: it should cover (1 - lam) of the image, not lam":
+                _box(height, width, lam, cy, cx, side=math.sqrt),
+            "round the sides down with int(), as the paper's code does, not to the nearest int":
+                _box(height, width, lam, cy, cx, to_int=round),
+            "both edges lie side // 2 from the centre, as in the paper's code (an odd side loses a row)":
+                _box_full_side(height, width, lam, cy, cx),
+            "the box reaches outside the image or has y1 < y0 or x1 < x0":
+                lambda box, h=height, w=width: not (0 <= box[0] <= box[1] <= h and 0 <= box[2] <= box[3] <= w),
+        }
+        cases.append(Case((height, width, lam, cy, cx), want, wrong))
+    return run("cutmix_box", learner, cases,
+               answer=Ints(("y0", "y1", "x0", "x1"), differs="the box differs from the reference (check the edges: "
+                                                             "each lies half a side, side // 2, from the centre)"))
 
 
 # ------------------------------------------------------------------------------------------------ pasting
+def _pasted(into: torch.Tensor, source: torch.Tensor, rows: slice, cols: slice) -> torch.Tensor:
+    mixed = into.clone()
+    mixed[:, :, rows, cols] = source[:, :, rows, cols]
+    return mixed
+
+
+def _diagnose_mix(got: object, case: Case, results: list) -> tuple[int, str] | None:
+    x_a, x_b, (y0, y1, x0, x1) = case.args
+    want, lam_want = case.want
+    if not isinstance(got, (tuple, list)) or len(got) != 2:
+        return FORMAT, "return a pair (mixed, lam)"
+    mixed, lam = got
+    if not isinstance(mixed, torch.Tensor):
+        return FORMAT, f"mixed should be a torch.Tensor, got {type(mixed).__name__}"
+    if mixed.shape != want.shape:
+        return FORMAT, f"mixed has shape {tuple(mixed.shape)}; keep the batch's shape"
+    mixed = mixed.detach().cpu()
+    if not torch.equal(mixed, want.to(mixed.dtype)):
+        height, width = x_a.shape[-2:]
+        variants = {
+            "the roles are reversed: the box comes from x_b and goes into x_a":
+                _pasted(x_b, x_a, slice(y0, y1), slice(x0, x1)),
+            "the ends y1 and x1 are exclusive, as in a slice": _pasted(x_a, x_b, slice(y0, y1 + 1), slice(x0, x1 + 1)),
+            "rows and columns are exchanged: y indexes dimension 2 (height), x dimension 3 (width)":
+                _pasted(x_a, x_b, slice(x0, x1), slice(y0, y1)),
+            "every image got the patch of the first image of x_b: paste each image's own patch":
+                _pasted(x_a, x_b[:1].expand_as(x_b), slice(y0, y1), slice(x0, x1)),
+            "the mixed images hold x_b's whole image: paste only the box": x_b,
+        }
+        for hint, value in variants.items():
+            if not torch.equal(value, want) and torch.equal(mixed, value.to(mixed.dtype)):
+                return 1, hint
+        return 3, "the mixed images differ from the reference"
+    value = as_number(lam)
+    if isinstance(value, str):
+        return FORMAT, f"lam should be a number: {value}"
+    if math.isclose(value, lam_want, rel_tol=RTOL, abs_tol=1e-12):
+        return None
+    area = (y1 - y0) * (x1 - x0)
+    height, width = x_a.shape[-2:]
+    lam_hints = {
+        "that lam is the share of x_b; lam weighs x_a, the pixels outside the box": area / (height * width),
+        "the image has height · width pixels: you used one side squared": 1 - area / (height * height),
+        "the image has height · width pixels: you used one side squared ": 1 - area / (width * width),
+    }
+    for hint, candidate in lam_hints.items():
+        if not math.isclose(candidate, lam_want, rel_tol=RTOL) and math.isclose(value, candidate, rel_tol=RTOL):
+            return 1, hint.strip()
+    return 3, "lam is not the share of pixels that come from x_a"
+
+
 def mix_with_box(learner: Callable[[torch.Tensor, torch.Tensor, tuple], tuple]) -> CheckResult:
     """Exercise: paste a box of x_b into x_a and return the corrected lam.
 
     Args:
         learner: `f(x_a, x_b, box)` for batches (B, C, H, W) and box = (y0, y1, x0, x1) (ends exclusive),
-            returning `(mixed, lam)`: x_a with the box taken from x_b, and lam the share of pixels from x_a. It must
-            not modify x_a or x_b.
+            returning `(mixed, lam)`: x_a with the box taken from x_b, and lam (any kind of number) the share of
+            pixels from x_a. It must not modify x_a or x_b.
     """
-    exercise = "mix_with_box"
-    if not callable(learner):
-        raise TypeError(f"{exercise}: expected your function as the argument, got {type(learner).__name__}")
-    g = _hidden_generator(exercise)
+    g = _hidden_generator("mix_with_box")
     shapes = [(2, 3, 10, 16), (3, 1, 15, 9), (1, 3, 12, 12), (2, 2, 7, 11)]
-    cases = []
+    problems = []
     for batch, channels, height, width in shapes:
         y0 = int(torch.randint(0, height - 2, (1,), generator=g))
         x0 = int(torch.randint(0, width - 2, (1,), generator=g))
         y1 = int(torch.randint(y0 + 1, height, (1,), generator=g))
         x1 = int(torch.randint(x0 + 1, width, (1,), generator=g))
-        cases.append((batch, channels, height, width, (y0, y1, x0, x1)))
-    cases.append((2, 3, 8, 8, (0, 8, 0, 8)))  # the whole image: lam = 0
-    for i, (batch, channels, height, width, box) in enumerate(cases, start=1):
-        where = f"case {i} of {len(cases)}"
+        problems.append((batch, channels, height, width, (y0, y1, x0, x1)))
+    problems.append((2, 3, 8, 8, (0, 8, 0, 8)))  # the whole image: lam = 0
+    cases = []
+    for batch, channels, height, width, box in problems:
         x_a = torch.rand(batch, channels, height, width, generator=g, dtype=torch.float64)
         x_b = torch.rand(batch, channels, height, width, generator=g, dtype=torch.float64) + 2  # tell A and B apart
-        a_before, b_before = x_a.clone(), x_b.clone()
-        got, failed = _call(exercise, learner, (x_a, x_b, box), where)
-        if failed is not None:
-            return failed
-        if not isinstance(got, (tuple, list)) or len(got) != 2:
-            return CheckResult(exercise, False, f"{where}: return a pair (mixed, lam)")
-        mixed, lam = got
-        if not torch.equal(x_a, a_before) or not torch.equal(x_b, b_before):
-            return CheckResult(exercise, False, f"{where}: your function changed its input in place: clone x_a "
-                                                "before pasting into it")
         y0, y1, x0, x1 = box
-        want = a_before.clone()
-        want[:, :, y0:y1, x0:x1] = b_before[:, :, y0:y1, x0:x1]
-        area = (y1 - y0) * (x1 - x0) / (height * width)
-        if not isinstance(mixed, torch.Tensor):
-            return CheckResult(exercise, False, f"{where}: mixed should be a torch.Tensor, got {type(mixed).__name__}")
-        if mixed.shape != want.shape:
-            return CheckResult(exercise, False,
-                               f"{where}: mixed has shape {tuple(mixed.shape)}; keep the batch's shape")
-        if not torch.equal(mixed, want):
-            reversed_roles = b_before.clone()
-            reversed_roles[:, :, y0:y1, x0:x1] = a_before[:, :, y0:y1, x0:x1]
-            inclusive = a_before.clone()
-            inclusive[:, :, y0:y1 + 1, x0:x1 + 1] = b_before[:, :, y0:y1 + 1, x0:x1 + 1]
-            if torch.equal(mixed, reversed_roles):
-                return CheckResult(exercise, False, f"{where}: the roles are reversed: the box comes from x_b and "
-                                                    "goes into x_a")
-            if torch.equal(mixed, inclusive):
-                return CheckResult(exercise, False, f"{where}: the ends y1 and x1 are exclusive, as in a slice")
-            if height != width or y0 != x0 or y1 != x1:
-                transposed = a_before.clone()
-                rows, cols = slice(x0, x1), slice(y0, y1)  # the row and column ranges exchanged
-                transposed[:, :, rows, cols] = b_before[:, :, rows, cols]
-                if torch.equal(mixed, transposed):
-                    return CheckResult(exercise, False, f"{where}: rows and columns are exchanged: y indexes "
-                                                        "dimension 2 (height), x dimension 3 (width)")
-            return CheckResult(exercise, False, f"{where}: the mixed images differ from the reference")
-        try:
-            lam = float(lam)
-        except (TypeError, ValueError):
-            return CheckResult(exercise, False, f"{where}: lam should be a number, got {type(lam).__name__}")
-        if math.isclose(lam, 1 - area, rel_tol=1e-9, abs_tol=1e-12):
-            continue
-        if math.isclose(lam, area, rel_tol=1e-9, abs_tol=1e-12):
-            return CheckResult(exercise, False, f"{where}: that lam is the share of x_b; lam weighs x_a, the pixels "
-                                                "outside the box")
-        return CheckResult(exercise, False, f"{where}: lam is not the share of pixels that come from x_a")
-    return CheckResult(exercise, True, f"pass ({len(cases)} hidden cases)")
+        want = _pasted(x_a, x_b, slice(y0, y1), slice(x0, x1))
+        cases.append(Case((x_a, x_b, box), (want, 1 - (y1 - y0) * (x1 - x0) / (height * width))))
+    return run("mix_with_box", learner, cases, answer=_diagnose_mix, keep_inputs=True)
 
 
 # ------------------------------------------------------------------------------------------------ the loss
@@ -189,16 +168,19 @@ def mixed_loss(learner: Callable[[torch.Tensor, torch.Tensor, torch.Tensor, floa
         labels_a = torch.randint(0, classes, (batch,), generator=g)
         labels_b = torch.randint(0, classes, (batch,), generator=g)
         ce_a, ce_b = F.cross_entropy(logits, labels_a), F.cross_entropy(logits, labels_b)
+        p = logits.softmax(1)
         want = lam * ce_a + (1 - lam) * ce_b  # = CE with the soft target lam y_a + (1 - lam) y_b
         wrong = {
             "the weights are swapped: lam belongs to labels_a": (1 - lam) * ce_a + lam * ce_b,
             "reduce with the mean over the batch, not the sum": want * batch,
             "both labels count: weigh the loss of labels_b by (1 - lam)": ce_a,
+            "the loss of labels_b is weighed by (1 - lam), not by lam": lam * (ce_a + ce_b),
+            "weigh the two losses by lam and (1 - lam), not equally": (ce_a + ce_b) / 2,
+            "that mixes the probabilities inside the log; the loss mixes the two cross-entropies":
+                -torch.log(lam * p.gather(1, labels_a[:, None]) + (1 - lam) * p.gather(1, labels_b[:, None])).mean(),
         }
-        if lam == 1.0:
-            wrong = {"reduce with the mean over the batch, not the sum": want * batch}
-        cases.append(((logits, labels_a, labels_b, lam), want, wrong))
-    return _run("mixed_loss", learner, cases)
+        cases.append(Case((logits, labels_a, labels_b, lam), float(want), {h: float(w) for h, w in wrong.items()}))
+    return run("mixed_loss", learner, cases, answer=NUMBER)
 
 
 # ------------------------------------------------------------------------------------------------ smoothing once
@@ -231,9 +213,10 @@ def smoothed_mixed_targets(
             "epsilon is spread over all K classes (eps / K each), not over the K - 1 wrong ones":
                 (1 - epsilon) * mixed + epsilon / (classes - 1) * (1 - mixed),
             "the weights are swapped: lam belongs to labels_a": smooth((1 - lam) * one_a + lam * one_b),
+            "smooth both targets (or their mix), not only labels_a's": lam * smooth(one_a) + (1 - lam) * one_b,
+            "(1 - ε) q + ε/K already sums to 1: scale q by (1 - ε) instead of renormalising":
+                (mixed + epsilon / classes) / (1 + epsilon),
         }
-        if lam == 1.0:
-            wrong.pop("the weights are swapped: lam belongs to labels_a")
-        cases.append(((labels_a, labels_b, lam, classes, epsilon), want, wrong))
-    return _run("smoothed_mixed_targets", learner, cases)
+        cases.append(Case((labels_a, labels_b, lam, classes, epsilon), want, wrong))
+    return run("smoothed_mixed_targets", learner, cases)
 

@@ -6,7 +6,7 @@ from typing import Callable
 
 import torch
 
-from ._framework import CheckResult, _diagnose, _hidden_generator, _run
+from ._framework import BY_HAND, TENSOR, Case, CheckResult, _hidden_generator, no_autograd, run
 
 __all__ = ["gelu_tanh", "gelu_derivative", "stochastic_gate"]
 
@@ -49,12 +49,12 @@ def gelu_tanh(learner: Callable[[torch.Tensor], torch.Tensor]) -> CheckResult:
             "the ½ in front is missing": x * (1 + torch.tanh(c * (x + 0.044715 * x**3))),
             "that is x·σ(1.702x), the sigmoid approximation": x * torch.sigmoid(1.702 * x),
         }
-        cases.append(((x,), x * gate, wrong))
-    return _run("gelu_tanh", learner, cases)
+        cases.append(Case((x,), x * gate, wrong))
+    return run("gelu_tanh", learner, cases)
 
 
 def gelu_derivative(learner: Callable[[torch.Tensor], torch.Tensor]) -> CheckResult:
-    """Exercise: GELU′(x) by hand (no autograd).
+    """Exercise: GELU′(x) by hand (no autograd: the check watches for it).
 
     Args:
         learner: `f(x)` returning d/dx [x·Φ(x)] elementwise, shaped like x.
@@ -73,14 +73,16 @@ def gelu_derivative(learner: Callable[[torch.Tensor], torch.Tensor]) -> CheckRes
             "the second term has the wrong sign": cdf - x * pdf,
             "the density is missing its normalising constant": cdf + x * torch.exp(-x**2 / 2),
             "you differentiated the tanh approximation; the exercise asks for the exact GELU": tanh_slope,
+            "that is the slope of the sigmoid approximation x·σ(1.702x); the exercise asks for the exact GELU":
+                torch.sigmoid(1.702 * x) * (1 + 1.702 * x * (1 - torch.sigmoid(1.702 * x))),
         }
-        cases.append(((x,), cdf + x * pdf, wrong))
-    return _run("gelu_derivative", learner, cases, no_grad=True)
+        cases.append(Case((x,), cdf + x * pdf, wrong))
+    return run("gelu_derivative", learner, cases, answer=BY_HAND, rules=(no_autograd,))
 
 
 # Six input values, each repeated: the fraction of open gates per value must match Φ(value).
 _GATE_VALUES = (-2.0, -1.0, -0.5, 0.5, 1.0, 2.0)
-_GATE_REPEATS = 4000
+_GATE_REPEATS = 20000  # enough to tell Φ(x) from its sigmoid approximation σ(1.702x) at x = -2
 _Z_LIMIT = 5.0  # a right gate misses by more than 5 standard errors with probability below 1e-6 per value
 
 
@@ -91,62 +93,73 @@ def _gate_fits(opened: torch.Tensor, p: torch.Tensor) -> bool:
     return bool(((fraction - p).abs() / stderr <= _Z_LIMIT).all())
 
 
+def _draws(x: torch.Tensor, seed: int) -> Callable[[Callable, tuple], tuple]:
+    """Call the learner four times: twice with one seed (reproducible?), then with two other seeds (random?)."""
+    def call(learner: Callable, args: tuple) -> tuple:
+        return tuple(learner(x.clone(), torch.Generator().manual_seed(s)) for s in (seed, seed, seed + 1, seed + 2))
+    return call
+
+
+def _diagnose_gate(got: tuple, case: Case, results: list) -> str | None:
+    first, again, *others = got
+    x = case.args[0]
+    values = x[:, 0]
+    problem = TENSOR.diagnose(first, case, [])
+    if problem is None:
+        return "that is the expectation x·Φ(x), not a random draw: sample a gate for each entry"
+    if not isinstance(first, torch.Tensor) or not first.is_floating_point() or first.shape != x.shape or \
+            not torch.isfinite(first).all():
+        return problem[1]
+    first = first.detach().double().cpu()
+    opened, closed = first == x, first == 0
+    if not (opened | closed).all():
+        kept = first[~closed] / x[~closed]
+        if torch.allclose(kept, kept[0].expand_as(kept)):
+            if kept[0] > 1:
+                return "kept entries are scaled up (as inverted dropout does, x·m/p); the gate keeps x unchanged"
+            return "kept entries are multiplied by a constant; the gate keeps x unchanged"
+        return "every entry must be either 0 (gate closed) or x itself (gate open)"
+    if not (isinstance(again, torch.Tensor) and again.shape == x.shape and torch.equal(again.double().cpu(), first)):
+        return "two calls with equally seeded generators differ: draw the gates from `generator`"
+    random = any(not (isinstance(o, torch.Tensor) and o.shape == x.shape and torch.equal(o.double().cpu(), first))
+                 for o in others)
+    if not random:
+        if torch.equal(opened, x > 0):
+            return "the gate opens exactly when x > 0, whatever the seed: that is ReLU, a deterministic gate"
+        if closed.all():
+            return "your result is zero everywhere: every gate is closed, whatever the seed"
+        return "your gates are the same whatever the generator's seed: draw them at random from `generator`"
+    if bool((opened.all(dim=1) | closed.all(dim=1)).all()):
+        return "all entries with the same value share one gate: draw an independent gate for each entry"
+    if _gate_fits(opened, _cdf(values)):
+        return None
+    candidates = {
+        "the gate opens with probability σ(x) (the SiLU gate) rather than Φ(x)": torch.sigmoid(values),
+        "the gate opens with probability one half whatever x is: that is dropout, not a gate on x":
+            torch.full_like(values, 0.5),
+        "the gate opens with probability 1 − Φ(x): it should open more often for larger x": 1 - _cdf(values),
+        "the gate opens with probability σ(1.702x), the sigmoid approximation, rather than Φ(x)":
+            torch.sigmoid(1.702 * values),
+    }
+    for hint, p in candidates.items():
+        if _gate_fits(opened, p):
+            return hint
+    return "the share of open gates does not follow Φ(x): check the probability you draw the gate with"
+
+
 def stochastic_gate(learner: Callable[[torch.Tensor, torch.Generator | None], torch.Tensor]) -> CheckResult:
     """Exercise: the stochastic gate x·m with m ~ Bernoulli(Φ(x)), one independent gate per entry.
 
     The check is statistical: every entry must be 0 or x, the share of open gates for each input value must
-    match Φ at that value, and two calls with equally seeded generators must agree.
+    match Φ at that value, two calls with equally seeded generators must agree, and other seeds must differ.
 
     Args:
         learner: `f(x, generator)` returning x·m, shaped like x, drawing its randomness from `generator`.
     """
     name = "stochastic_gate"
-    if not callable(learner):
-        raise TypeError(f"{name}: expected your function as the argument, got {type(learner).__name__}")
     seed = _hidden_generator(name).initial_seed()
     x = torch.tensor(_GATE_VALUES, dtype=torch.float64)[:, None].expand(-1, _GATE_REPEATS).contiguous()  # (6, R)
-    values = x[:, 0]
-
-    def fail(message: str) -> CheckResult:
-        return CheckResult(name, False, message)
-
-    try:
-        got = learner(x.clone(), torch.Generator().manual_seed(seed))
-        again = learner(x.clone(), torch.Generator().manual_seed(seed))
-    except NotImplementedError:
-        return CheckResult(name, False, "not attempted yet: replace `raise NotImplementedError` with your code",
-                           attempted=False)
-    except Exception as exc:  # the learner's bug, reported as a hint rather than a crash
-        return fail(f"your function raised {type(exc).__name__}: {exc}")
-
-    expectation = x * _cdf(x)
-    problem = _diagnose(got, expectation, {})
-    if problem is None:
-        return fail("that is the expectation x·Φ(x), not a random draw: sample a gate for each entry")
-    if not isinstance(got, torch.Tensor) or not got.is_floating_point() or got.shape != x.shape:
-        return fail(problem)
-    opened, closed = got.double() == x, got.double() == 0
-    if not (opened | closed).all():
-        kept = got.double()[~closed] / x[~closed]
-        if torch.allclose(kept, kept[0].expand_as(kept)):
-            return fail("kept entries are rescaled (as inverted dropout does); the gate keeps x unchanged")
-        return fail("every entry must be either 0 (gate closed) or x itself (gate open)")
-    if not isinstance(again, torch.Tensor) or again.shape != got.shape or not torch.equal(again, got):
-        return fail("two calls with equally seeded generators differ: draw the gates from `generator`")
-    if torch.equal(opened, x > 0):
-        return fail("the gate opens exactly when x > 0: that is ReLU, a deterministic gate")
-    if bool((opened.all(dim=1) | closed.all(dim=1)).all()):
-        return fail("all entries with the same value share one gate: draw an independent gate for each entry")
-    candidates = {
-        "the gate opens with probability σ(x) (the SiLU gate) rather than Φ(x)": torch.sigmoid(values),
-        "the gate opens with probability one half whatever x is: that is dropout, not a gate on x": torch.full_like(
-            values, 0.5),
-        "the gate opens with probability 1 − Φ(x): it should open more often for larger x": 1 - _cdf(values),
-    }
-    if _gate_fits(opened, _cdf(values)):
-        return CheckResult(name, True, f"pass ({x.numel()} hidden draws: every entry is 0 or x, open with "
-                                       "probability Φ(x), reproducible from the generator)")
-    for hint, p in candidates.items():
-        if _gate_fits(opened, p):
-            return fail(hint)
-    return fail("the share of open gates does not follow Φ(x): check the probability you draw the gate with")
+    case = Case((x, torch.Generator().manual_seed(seed)), x * _cdf(x), call=_draws(x, seed))
+    return run(name, learner, [case], answer=_diagnose_gate,
+               passed=f"pass ({x.numel()} hidden draws: every entry is 0 or x, open with probability Φ(x), "
+                      "reproducible from the generator)")

@@ -2,57 +2,14 @@
 from __future__ import annotations
 
 import math
-import numbers
 from typing import Callable
 
 import torch
 import torch.nn.functional as F
 
-from ._framework import CheckResult, _close, _hidden_generator, _run
+from ._framework import NUMBER, Case, CheckResult, _hidden_generator, as_number, run
 
 __all__ = ["smooth_one_hot", "optimal_logit_gap", "smoothed_cross_entropy", "expected_calibration_error"]
-
-NOT_ATTEMPTED = "not attempted yet: replace `raise NotImplementedError` with your code"
-
-
-# ------------------------------------------------------------------------------------------------ scalar answers
-def _as_scalar(got: object) -> torch.Tensor | str:
-    """A Python number or a one-element tensor as a float64 0-d tensor; otherwise a hint saying what came back."""
-    if isinstance(got, numbers.Real) and not isinstance(got, bool):
-        return torch.tensor(float(got), dtype=torch.float64)
-    if isinstance(got, torch.Tensor):
-        if got.numel() != 1:
-            return f"your result has shape {tuple(got.shape)}; return a single number"
-        if not got.is_floating_point():
-            return f"your result has dtype {got.dtype}; return a floating-point number"
-        return got.detach().reshape(()).double().cpu()
-    return f"your function returned a {type(got).__name__}; return a number (a float or a one-element tensor)"
-
-
-def _run_scalar(exercise: str, learner: Callable, cases: list[tuple[tuple, float, dict[str, float]]]) -> CheckResult:
-    """Like the framework's runner, for answers that are one number (where "off by a constant factor" says nothing)."""
-    if not callable(learner):
-        raise TypeError(f"{exercise}: expected your function as the argument, got {type(learner).__name__}")
-    for i, (args, want, wrong) in enumerate(cases, start=1):
-        try:
-            got = learner(*args)
-        except NotImplementedError:
-            return CheckResult(exercise, False, NOT_ATTEMPTED, attempted=False)
-        except Exception as exc:  # the learner's bug, reported as a hint rather than a crash
-            return CheckResult(exercise, False, f"case {i} of {len(cases)}: your function raised "
-                                                f"{type(exc).__name__}: {exc}")
-        value = _as_scalar(got)
-        if isinstance(value, str):
-            return CheckResult(exercise, False, f"case {i} of {len(cases)}: {value}")
-        problem = None
-        if not torch.isfinite(value):
-            problem = "your result is NaN or infinite"
-        elif not _close(value, torch.tensor(want, dtype=torch.float64)):
-            problem = next((hint for hint, w in wrong.items() if _close(value, torch.tensor(w, dtype=torch.float64))),
-                           "the value differs from the reference on a hidden input")
-        if problem is not None:
-            return CheckResult(exercise, False, f"case {i} of {len(cases)}: {problem}")
-    return CheckResult(exercise, True, f"pass ({len(cases)} hidden cases)")
 
 
 # ------------------------------------------------------------------------------------------------ the checks
@@ -78,9 +35,10 @@ def smooth_one_hot(learner: Callable[[torch.Tensor, int, float], torch.Tensor]) 
             "that is the plain one-hot: the smoothing is missing": one_hot,
             "the true class also gets its share ε/K of the uniform part":
                 (1 - eps) * one_hot + eps / k * (1 - one_hot),
+            "the other classes get ε/K each as well": (1 - eps + eps / k) * one_hot,
         }
-        cases.append(((target, k, eps), want, wrong))
-    return _run("smooth_one_hot", learner, cases, no_grad=True)
+        cases.append(Case((target, k, eps), want, wrong))
+    return run("smooth_one_hot", learner, cases)
 
 
 def optimal_logit_gap(learner: Callable[[int, float], float]) -> CheckResult:
@@ -99,9 +57,13 @@ def optimal_logit_gap(learner: Callable[[int, float], float]) -> CheckResult:
                 math.log((1 - eps) / (eps / (k - 1))),
             "each wrong class gets ε/K of the mass, not ε": math.log(right / eps),
             "the sign is flipped: the true class has the larger logit": -math.log(right / other),
+            "logits are natural logarithms of probabilities (up to a constant): use math.log, not log10":
+                math.log10(right / other),
+            "logits are natural logarithms of probabilities (up to a constant): use math.log, not log2":
+                math.log2(right / other),
         }
-        cases.append(((k, eps), math.log(right / other), wrong))
-    return _run_scalar("optimal_logit_gap", learner, cases)
+        cases.append(Case((k, eps), math.log(right / other), wrong))
+    return run("optimal_logit_gap", learner, cases, answer=NUMBER)
 
 
 def smoothed_cross_entropy(learner: Callable[[torch.Tensor, torch.Tensor, float], torch.Tensor]) -> CheckResult:
@@ -131,10 +93,12 @@ def smoothed_cross_entropy(learner: Callable[[torch.Tensor, torch.Tensor, float]
             "you smoothed the predicted probabilities; smoothing applies to the targets":
                 -torch.log((1 - eps) * log_p.exp() + eps / k).gather(1, target[:, None]).mean(),
             "that is plain cross-entropy: the smoothing term is missing": h_qp,
+            "H(u, p) averages -log p_k over the K classes; you summed them": (1 - eps) * h_qp + eps * k * h_up,
+            "the softmax runs over the classes (dim 1), not over the batch":
+                (1 - eps) * F.nll_loss(logits.log_softmax(0), target) - eps * logits.log_softmax(0).mean(1).mean(),
         }
-        cases.append(((logits, target, eps), want.item(), {h: w.item() if torch.is_tensor(w) else w
-                                                          for h, w in wrong.items()}))
-    return _run_scalar("smoothed_cross_entropy", learner, cases)
+        cases.append(Case((logits, target, eps), want.item(), {h: float(w) for h, w in wrong.items()}))
+    return run("smoothed_cross_entropy", learner, cases, answer=NUMBER)
 
 
 def _ece_variants(probs: torch.Tensor, labels: torch.Tensor, n_bins: int) -> dict[str, float]:
@@ -157,17 +121,31 @@ def _ece_variants(probs: torch.Tensor, labels: torch.Tensor, n_bins: int) -> dic
     count, conf_sum, acc_sum = per_bin(right_closed, confidence)
     filled = count > 0
     label_prob = probs.gather(1, labels[:, None]).squeeze(1)
+    fewer_edges = torch.arange(1, n_bins - 1, dtype=torch.float64) / (n_bins - 1)  # linspace(0, 1, M): M - 1 bins
     return {
         "": ece(right_closed, confidence),
+        "the first bin (0, 1/M] counts too: you skipped it":
+            ((acc_sum - conf_sum)[1:].abs().sum() / len(confidence)).item(),
+        "linspace(0, 1, M) gives M - 1 bins: the M bins need M + 1 edges":
+            ece(torch.bucketize(confidence, fewer_edges), confidence),
+        "weigh each bin by its share of the samples |B_m|/N, not 1/M":
+            ((acc_sum - conf_sum)[filled].abs() / count[filled]).sum().item() / n_bins,
         "a confidence on a bin edge belongs to the lower bin: bins are ((m − 1)/M, m/M]":
             ece(torch.bucketize(confidence, edges, right=True).clamp_max(n_bins - 1), confidence),
-        "weigh each bin by its share of the samples |B_m|/N, not equally":
+        "weigh each bin by its share of the samples |B_m|/N, not equally over the bins that hold samples":
             ((acc_sum - conf_sum)[filled].abs() / count[filled]).mean().item(),
         "gaps of opposite sign cancelled: take |acc − conf| in each bin, then sum":
             abs((acc_sum - conf_sum).sum().item()) / len(confidence),
         "the confidence is the largest probability (the predicted class), not the label's probability":
             ece(torch.bucketize(label_prob, edges), label_prob),
     }
+
+
+def _diagnose_ece(got: object, case: Case, results: list) -> tuple[int, str] | None:
+    value = as_number(got)
+    if isinstance(value, float) and math.isnan(value):
+        return 1, "your result is NaN: is it the mean over an empty bin? An empty bin contributes nothing"
+    return NUMBER.diagnose(got, case, ())
 
 
 def expected_calibration_error(learner: Callable[[torch.Tensor, torch.Tensor, int], float]) -> CheckResult:
@@ -189,11 +167,16 @@ def expected_calibration_error(learner: Callable[[torch.Tensor, torch.Tensor, in
     edge_probs = torch.stack([edge_conf, (1 - edge_conf) / 2, (1 - edge_conf) / 2], 1)  # (8, 3)
     edge_labels = torch.tensor([0, 0, 1, 1, 0, 0, 0, 0])
     problems.append((edge_probs, edge_labels, 4))
+    # many classes and few bins, confidences from near-uniform to sure: the first bin (0, 1/M] is full
+    logits = torch.linspace(0.1, 4, 120, dtype=torch.float64)[:, None] * torch.randn(120, 20, generator=g,
+                                                                                     dtype=torch.float64)
+    probs = torch.softmax(logits, 1)
+    labels = torch.where(torch.rand(120, generator=g) < 0.5, probs.argmax(1), torch.randint(0, 20, (120,), generator=g))
+    problems.append((probs, labels, 5))
 
     cases = []
     for probs, labels, n_bins in problems:
         variants = _ece_variants(probs, labels, n_bins)
         want = variants.pop("")
-        wrong = {hint: value for hint, value in variants.items() if not math.isclose(value, want, abs_tol=1e-9)}
-        cases.append(((probs, labels, n_bins), want, wrong))
-    return _run_scalar("expected_calibration_error", learner, cases)
+        cases.append(Case((probs, labels, n_bins), want, variants))
+    return run("expected_calibration_error", learner, cases, answer=_diagnose_ece)

@@ -5,11 +5,9 @@ from typing import Callable
 
 import torch
 
-from ._framework import CheckResult, _hidden_generator, _run
+from ._framework import NOT_ATTEMPTED, Case, CheckResult, _hidden_generator, require_function, run
 
 __all__ = ["pooled_dependence", "eos_pool", "attention_pool"]
-
-_NOT_ATTEMPTED = "not attempted yet: replace `raise NotImplementedError` with your code"
 
 
 # ----------------------------------------------------------------------------------------------- dependence
@@ -42,8 +40,7 @@ def pooled_dependence(learner: Callable[[torch.Tensor, bool, str], torch.Tensor]
         learner: `f(mask, causal, mode)` for a (B, T) 0/1 padding mask, a bool and a mode in "cls", "mean", "max",
             "last", returning a (B, T) bool tensor.
     """
-    if not callable(learner):
-        raise TypeError(f"pooled_dependence: expected your function as the argument, got {type(learner).__name__}")
+    require_function("pooled_dependence", learner)
     right = torch.tensor([[1, 1, 1, 1, 1, 0, 0], [1, 1, 1, 1, 1, 1, 1], [1, 1, 0, 0, 0, 0, 0]])
     left = torch.tensor([[0, 0, 1, 1, 1, 1, 1], [1, 1, 1, 1, 1, 1, 1], [0, 0, 0, 0, 0, 1, 1]])
     cases = [(m, c, mode) for mode in ("last", "cls", "mean", "max") for c in (True, False) for m in (right, left)]
@@ -60,22 +57,25 @@ def pooled_dependence(learner: Callable[[torch.Tensor, bool, str], torch.Tensor]
         try:
             got = learner(mask.clone(), causal, mode)
         except NotImplementedError:
-            return CheckResult("pooled_dependence", False, _NOT_ATTEMPTED, attempted=False)
+            return CheckResult("pooled_dependence", False, NOT_ATTEMPTED, attempted=False)
         except Exception as exc:
             return CheckResult("pooled_dependence", False,
                                f"case {i} of {len(cases)}: your function raised {type(exc).__name__}: {exc}")
-        where = f"case {i} of {len(cases)} ({'causal' if causal else 'bidirectional'}, {mode})"
+        where, which = f"case {i} of {len(cases)}: ", f" ({'causal' if causal else 'bidirectional'}, {mode})"
         if not isinstance(got, torch.Tensor):
-            return CheckResult("pooled_dependence", False, f"{where}: return a torch.Tensor, got {type(got).__name__}")
+            return CheckResult("pooled_dependence", False,
+                               f"{where}your function returned a {type(got).__name__}; return a torch.Tensor")
         if tuple(got.shape) != tuple(mask.shape):
             return CheckResult("pooled_dependence", False,
-                               f"{where}: your result has shape {tuple(got.shape)}; return (B, T), one row per sequence")
+                               f"{where}your result has shape {tuple(got.shape)}; return (B, T), one row per sequence")
+        if got.is_floating_point() and torch.isnan(got).any():
+            return CheckResult("pooled_dependence", False, f"{where}your result contains NaN")
         if got.dtype != torch.bool and not ((got == 0) | (got == 1)).all():
-            return CheckResult("pooled_dependence", False, f"{where}: return booleans (or 0/1), one per input token")
+            return CheckResult("pooled_dependence", False, f"{where}every entry must be either 0 or 1 (or a bool)")
         got = got.bool()
         if torch.equal(got, want):
             continue
-        hint = "the dependence set differs from the reference on a hidden case"
+        hint = "the values differ from the reference on a hidden input"
         if causal and mode == "cls" and torch.equal(got, _dependence(mask, False, mode)):
             hint = "under a causal mask the first token has seen only what comes before it"
         else:
@@ -83,7 +83,7 @@ def pooled_dependence(learner: Callable[[torch.Tensor, bool, str], torch.Tensor]
                 if torch.equal(got, _dependence(mask, causal, mode, **switches)):
                     hint = text
                     break
-        return CheckResult("pooled_dependence", False, f"{where}: {hint}")
+        return CheckResult("pooled_dependence", False, f"{where}{hint}{which}")
     return CheckResult("pooled_dependence", True, f"pass ({len(cases)} hidden cases)")
 
 
@@ -95,8 +95,7 @@ def eos_pool(learner: Callable[[torch.Tensor, torch.Tensor, int], torch.Tensor])
         learner: `f(hidden, ids, eot_id)` for hidden (B, T, D) and ids (B, T), returning (B, D); it raises a
             ValueError when a sequence has no `eot_id`.
     """
-    if not callable(learner):
-        raise TypeError(f"eos_pool: expected your function as the argument, got {type(learner).__name__}")
+    require_function("eos_pool", learner)
     g = _hidden_generator("eos_pool")
     eot = 49407
     rows = torch.arange(3)
@@ -108,7 +107,7 @@ def eos_pool(learner: Callable[[torch.Tensor, torch.Tensor, int], torch.Tensor])
                                              [49406, 7, 8, 9, 10, eot]]),
     }
     cases = []
-    for ids in layouts.values():
+    for layout, ids in layouts.items():
         hidden = torch.randn(3, 6, 4, generator=g, dtype=torch.float64)
         first = (ids == eot).int().argmax(dim=1)
         last = torch.where(ids == eot, torch.arange(6), -1).amax(dim=1)
@@ -118,10 +117,11 @@ def eos_pool(learner: Callable[[torch.Tensor, torch.Tensor, int], torch.Tensor])
             "take the first end-of-text token: here the padding is eot_id too": hidden[rows, last],
             "off by one: that is the token after the end-of-text token": hidden[rows, (first + 1).clamp_max(5)],
             "off by one: that is the token before the end-of-text token": hidden[rows, first - 1],
-            "the last position is padding in shorter sequences: find the end-of-text token": hidden[:, -1],
         }
-        cases.append(((hidden, ids.clone(), eot), hidden[rows, first], wrong))
-    result = _run("eos_pool", learner, cases, no_grad=True)
+        if layout != "end-of-text padding":  # there the last position holds the last end-of-text token
+            wrong["the last position is padding in shorter sequences: find the end-of-text token"] = hidden[:, -1]
+        cases.append(Case((hidden, ids.clone(), eot), hidden[rows, first], wrong))
+    result = run("eos_pool", learner, cases)
     if not result.passed:
         return result
     truncated = torch.tensor([[49406, 320, 1929, eot], [49406, 7, 8, 9]])  # the second text lost its end of text
@@ -169,5 +169,5 @@ def attention_pool(learner: Callable[[torch.Tensor, torch.Tensor, torch.Tensor],
             "that is mean pooling: weight the tokens by softmax(h · w / √D)":
                 (hidden * mask[..., None]).sum(1) / mask.sum(1, keepdim=True),
         }
-        cases.append(((hidden.clone(), mask.clone(), w.clone()), _attention_pool(hidden, mask, w), wrong))
-    return _run("attention_pool", learner, cases)
+        cases.append(Case((hidden.clone(), mask.clone(), w.clone()), _attention_pool(hidden, mask, w), wrong))
+    return run("attention_pool", learner, cases)

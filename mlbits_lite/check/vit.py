@@ -5,14 +5,19 @@ import math
 from typing import Callable
 
 import torch
+import torch.nn.functional as F
 
-from ._framework import CheckResult, _hidden_generator, _run
+from ._framework import INTEGER, Case, CheckResult, Rule, _hidden_generator, run
 
 __all__ = ["patchify", "attention_head", "vit_param_count", "rollout"]
 
 
+no_unfold = Rule("this exercise cuts patches with reshape and permute only, and your function called {name}",
+                 {"Tensor.unfold": torch.Tensor.unfold, "F.unfold": F.unfold})
+
+
 def patchify(learner: Callable[[torch.Tensor, int], torch.Tensor]) -> CheckResult:
-    """Exercise: cut images into P×P patches with reshape and permute, in the order a Conv2d embedding uses.
+    """Exercise: cut images into P×P patches with reshape and permute (no unfold), in a Conv2d embedding's order.
 
     Args:
         learner: `f(images, patch_size)` for images (B, C, H, W); returns (B, N, C·P·P), patches numbered row by
@@ -33,9 +38,11 @@ def patchify(learner: Callable[[torch.Tensor, int], torch.Tensor]) -> CheckResul
                 images.reshape(B, rows * cols, C * P * P),
             "the last two axes are swapped: one row per patch, (B, N, C·P·P)":
                 want.transpose(1, 2),
+            "each patch is flattened column by column (C, P_w, P_h); a Conv2d weight flattens row by row (C, P_h, P_w)":
+                grid.permute(0, 2, 4, 1, 5, 3).reshape(B, rows * cols, C * P * P),
         }
-        cases.append(((images, P), want, {hint: value for hint, value in wrong.items() if not _same(value, want)}))
-    return _run("patchify", learner, cases, no_grad=True)
+        cases.append(Case((images, P), want, wrong))
+    return run("patchify", learner, cases, rules=(no_unfold,))
 
 
 def attention_head(learner: Callable[[torch.Tensor, torch.Tensor, torch.Tensor], torch.Tensor]) -> CheckResult:
@@ -46,7 +53,7 @@ def attention_head(learner: Callable[[torch.Tensor, torch.Tensor, torch.Tensor],
     """
     g = _hidden_generator("attention_head")
     cases = []
-    for shape in ((5, 4), (2, 6, 9), (3, 2, 4, 16)):
+    for shape in ((5, 4), (2, 6, 9), (3, 2, 4, 16)):  # T != d in each: the two scales differ
         q, k, v = (torch.randn(shape, generator=g, dtype=torch.float64) for _ in range(3))
         d = shape[-1]
         scores = q @ k.transpose(-2, -1)  # (..., T, T)
@@ -61,9 +68,11 @@ def attention_head(learner: Callable[[torch.Tensor, torch.Tensor, torch.Tensor],
             "that is the matrix of attention weights: multiply it by v": weights,
             "the scores are k qᵀ; row i of q kᵀ belongs to query i":
                 (scores.transpose(-2, -1) / math.sqrt(d)).softmax(-1) @ v,
+            "the scale is 1/√d with d the width of a query, not the number of tokens":
+                (scores / math.sqrt(shape[-2])).softmax(-1) @ v,
         }
-        cases.append(((q, k, v), want, wrong))
-    return _run("attention_head", learner, cases, no_grad=True)
+        cases.append(Case((q, k, v), want, wrong))
+    return run("attention_head", learner, cases)
 
 
 def _vit_parts(img_size: int, patch_size: int, in_chans: int, num_classes: int, embed_dim: int, depth: int,
@@ -78,11 +87,12 @@ def _vit_parts(img_size: int, patch_size: int, in_chans: int, num_classes: int, 
     return {
         "total": count(model),
         "pos_embed": model.pos_embed.numel(),
-        "cls_token": model.cls_token.numel(),
         "head": count(model.head),
+        "head bias": model.head.bias.numel(),
         "final norm": count(model.norm),
         "norms": count(model.norm) + sum(count(b.norm1) + count(b.norm2) for b in blocks),
         "biases": sum(p.numel() for name, p in model.named_parameters() if name.endswith("bias")),
+        "qkv bias": sum(b.attn.qkv.bias.numel() for b in blocks),
         "attention": sum(count(b.attn) for b in blocks),
         "mlp": sum(count(b.mlp) for b in blocks),
     }
@@ -93,66 +103,58 @@ def vit_param_count(learner: Callable[..., int]) -> CheckResult:
 
     Args:
         learner: `f(img_size, patch_size, in_chans, num_classes, embed_dim, depth, num_heads, mlp_ratio)`; returns
-            the number of learnable parameters (an int) of a ViT with a class token, learned position embeddings,
-            qkv bias and a linear head.
+            the number of learnable parameters (an int of any integer type) of a ViT with a class token, learned
+            position embeddings, qkv bias and a linear head.
     """
-    exercise = "vit_param_count"
-    if not callable(learner):
-        raise TypeError(f"{exercise}: expected your function as the argument, got {type(learner).__name__}")
     configs = (
         (32, 4, 3, 10, 48, 3, 3, 4.0),
         (224, 16, 3, 1000, 192, 12, 3, 4.0),  # DeiT-Tiny
         (28, 7, 1, 10, 64, 2, 4, 2.0),
         (224, 16, 3, 1000, 768, 12, 12, 4.0),  # ViT-B/16
     )
-    for i, config in enumerate(configs, start=1):
-        where = f"case {i} of {len(configs)}"
-        try:
-            got = learner(*config)
-        except NotImplementedError:
-            return CheckResult(exercise, False, "not attempted yet: replace `raise NotImplementedError` with your code",
-                               attempted=False)
-        except Exception as exc:  # the learner's bug, reported as a hint rather than a crash
-            return CheckResult(exercise, False, f"{where}: your function raised {type(exc).__name__}: {exc}")
-        if isinstance(got, torch.Tensor) and got.numel() == 1 and not got.is_floating_point():
-            got = int(got.item())
-        if isinstance(got, bool) or not isinstance(got, int):
-            return CheckResult(exercise, False, f"{where}: your function returned a {type(got).__name__}; "
-                                                "return an int (a count)")
-        img_size, patch_size, in_chans, num_classes, embed_dim, depth, num_heads, mlp_ratio = config
-        parts = _vit_parts(img_size, patch_size, in_chans, num_classes, embed_dim, depth, mlp_ratio)
+    cases = []
+    for config in configs:
+        img_size, patch_size, in_chans, num_classes, D, depth, num_heads, mlp_ratio = config
+        parts = _vit_parts(img_size, patch_size, in_chans, num_classes, D, depth, mlp_ratio)
         want = parts["total"]
-        if got == want:
-            continue
-        missing = want - got
-        hints = {
-            parts["pos_embed"]: "you left out the position embeddings",
-            parts["cls_token"]: "one token's worth is missing: the class token itself, or its row of the position "
-                                "embeddings (one row per token, N + 1)",
-            parts["head"]: "you left out the classification head",
-            parts["final norm"]: "you left out the final LayerNorm",
-            parts["norms"]: "you left out the LayerNorms (two per block and a final one, each a weight and a bias)",
-            parts["biases"]: "you left out the biases",
-            parts["norms"] - parts["final norm"]: "you left out the LayerNorms inside the blocks",
-            -(num_heads - 1) * parts["attention"]: "the number of heads does not change the count: heads split the "
-                                                    "width D, they do not add weights",
+        side = img_size // patch_size
+        hidden = int(D * mlp_ratio)
+        missing = {  # hint: how many parameters that slip leaves out (negative: counts too many)
+            "D parameters are missing: the class token, its row of the position embeddings (one row per token, "
+            "N + 1), or the patch embedding's bias": D,
+            "2·D parameters are missing: the final LayerNorm (a weight and a bias), or two of the D-sized vectors "
+            "(the class token, its position row, the patch embedding's bias)": parts["final norm"],
+            "you left out the position embeddings": parts["pos_embed"],
+            "you left out the classification head": parts["head"],
+            "you left out the head's bias (one per class)": parts["head bias"],
+            "you left out the LayerNorms (two per block and a final one, each a weight and a bias)": parts["norms"],
+            "you left out the LayerNorms inside the blocks": parts["norms"] - parts["final norm"],
+            "you left out the biases": parts["biases"],
+            "you left out the qkv projection's bias (3·D per block)": parts["qkv bias"],
+            "N is the number of patches, (img_size / patch_size)², not img_size / patch_size":
+                (side**2 - side) * D,
+            "the MLP's hidden width is int(embed_dim · mlp_ratio), not embed_dim": depth * 2 * (hidden - D) * D
+                + depth * (hidden - D),
+            "the number of heads does not change the count: heads split the width D, they do not add weights":
+                -(num_heads - 1) * parts["attention"],
         }
-        if missing in hints and missing != 0:
-            return CheckResult(exercise, False, f"{where}: {hints[missing]}")
-        too = "low: some parameters are missing" if got < want else "high: something is counted twice or too large"
-        return CheckResult(exercise, False, f"{where}: your count is too {too}")
-    return CheckResult(exercise, True, f"pass ({len(configs)} hidden cases)")
+        cases.append(Case(config, want, {hint: want - gap for hint, gap in missing.items()}))
+    return run("vit_param_count", learner, cases, answer=INTEGER)
 
 
 def _rollout(attentions: list[torch.Tensor], *, residual: bool = True, renormalise: bool = True,
-             keepdim: bool = True, later_on_left: bool = True) -> torch.Tensor:
+             keepdim: bool = True, later_on_left: bool = True, fuse: str = "mean", half: bool = False,
+             early: bool = False) -> torch.Tensor:
     """Rollout of one image's (heads, T, T) maps, with switches that reproduce the usual mistakes."""
     result = None
     for layer in attentions:
-        a = layer.mean(0)  # (T, T): mean over heads
+        a = {"mean": layer.mean(0), "max": layer.amax(0), "sum": layer.sum(0)}[fuse]  # (T, T): fuse the heads
+        if early:
+            a = a / a.sum(-1, keepdim=True)
         if residual:
-            a = a + torch.eye(a.shape[-1], dtype=a.dtype)  # A + I for the skip connection
-        if renormalise:
+            eye = torch.eye(a.shape[-1], dtype=a.dtype)
+            a = 0.5 * a + 0.5 * eye if half else a + eye  # A + I for the skip connection
+        if renormalise and not early:
             a = a / a.sum(-1, keepdim=True) if keepdim else a / a.sum(-1)  # without keepdim: the broadcasting bug
         if result is None:
             result = a
@@ -186,10 +188,13 @@ def rollout(learner: Callable[[list[torch.Tensor]], torch.Tensor]) -> CheckResul
                                                                                             renormalise=False),
             "the product is in the wrong order: later layers multiply from the left": _rollout(attentions,
                                                                                               later_on_left=False),
+            "0.5·A + 0.5·I has rows summing to 1 only when A's do: renormalise the rows after adding I":
+                _rollout(attentions, renormalise=False, half=True),
+            "you took the maximum over the heads: the rollout averages them": _rollout(attentions, fuse="max"),
+            "you summed the heads: take their mean, so the identity weighs as much as one layer's attention":
+                _rollout(attentions, fuse="sum"),
+            "you renormalised before adding the identity: add I, then renormalise": _rollout(attentions,
+                                                                                           early=True),
         }
-        cases.append(((attentions,), want, wrong))
-    return _run("rollout", learner, cases, no_grad=True)
-
-
-def _same(a: torch.Tensor, b: torch.Tensor) -> bool:
-    return a.shape == b.shape and torch.equal(a, b)
+        cases.append(Case((attentions,), want, wrong))
+    return run("rollout", learner, cases)

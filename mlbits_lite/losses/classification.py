@@ -123,11 +123,14 @@ def label_smoothing_cross_entropy(
 
     and 0 for samples whose target is ``ignore_index``. The uniform term weighs every class by its own w_c, not
     by the weight of the sample's class. ``"mean"`` divides the sum by Σ_i w_{y_i} over the samples that are not
-    ignored (their count when there are no weights), for both terms, as PyTorch does.
+    ignored (their count when there are no weights), for both terms, as PyTorch does; when that total is 0 the
+    mean is undefined and, as in PyTorch, NaN. With ε = 0 the uniform term is left out entirely, so a class
+    masked by a -inf logit gives the finite plain cross-entropy, as in PyTorch.
 
     Args:
         logits: Unnormalised scores, (N, C), (N, C, d1, ...) or unbatched (C,).
-        target: Integer class indices, (N,), (N, d1, ...) or () to match, in [0, C) or equal to ``ignore_index``.
+        target: Integer class indices (int64, uint8 or any integer dtype), (N,), (N, d1, ...) or () to match, in
+            [0, C) or equal to ``ignore_index``.
         epsilon: Smoothing ε in [0, 1].
         weight: Optional (C,) floating tensor of per-class weights.
         ignore_index: Target value that contributes neither loss nor gradient nor weight to the mean.
@@ -154,7 +157,7 @@ def label_smoothing_cross_entropy(
         raise ValueError(f"target must have shape {tuple(expected)} for logits of shape {tuple(logits.shape)}, "
                          f"got shape {tuple(target.shape)}")
     weight = _require_weight(weight, num_classes, logits)
-    target = target.to(logits.device)
+    target = target.to(device=logits.device, dtype=torch.int64)  # uint8 targets as F accepts them; gather needs int64
     keep = target != ignore_index  # samples that count
     if ((target[keep] < 0) | (target[keep] >= num_classes)).any():
         raise ValueError(f"target must hold class indices in [0, {num_classes}) or ignore_index ({ignore_index})")
@@ -171,13 +174,16 @@ def label_smoothing_cross_entropy(
         w_y = torch.where(keep, weight[safe_target.squeeze(class_dim)], 0)  # w_{y_i}, 0 when ignored
         uniform = -(log_p * weight.view(shape)).sum(class_dim)  # Σ_c w_c·(-log p_c)
     # loss_i = (1 - ε)·w_y·(-log p_y) + (ε/K)·Σ_c w_c·(-log p_c)
-    loss = (1 - epsilon) * w_y * nll + (epsilon / num_classes) * uniform
+    loss = (1 - epsilon) * w_y * nll
+    if epsilon > 0:  # at ε = 0 a class masked by a -inf logit would add 0·∞ = NaN
+        loss = loss + (epsilon / num_classes) * uniform
     loss = torch.where(keep, loss, 0)  # ignored samples: no loss, no gradient
     if reduction == "none":
         return loss
     if reduction == "sum":
         return loss.sum()
-    return loss.sum() / w_y.sum()  # PyTorch's weighted mean: both terms over Σ_i w_{y_i}
+    total_weight = w_y.sum()  # Σ_i w_{y_i}: PyTorch's weighted mean divides both terms by it
+    return torch.where(total_weight == 0, torch.nan, loss.sum() / total_weight)  # undefined (NaN) when it is 0
 
 
 def soft_target_cross_entropy(

@@ -174,4 +174,6 @@ class TCN(nn.Module):
         if x.ndim != 3 or x.shape[1] != self.input_size:
             raise ValueError(f"x must have shape (N, {self.input_size}, L) (3-D, channels second), "
                              f"got shape {tuple(x.shape)}")
+        if x.shape[2] == 0:
+            raise ValueError(f"x must have at least one time step (L >= 1), got shape {tuple(x.shape)}")
         return self.network(x)  # (N, num_channels[-1], L)
