@@ -130,6 +130,17 @@ def _backgrounds(n: int, size: int, hues: torch.Tensor, kind: str, g: torch.Gene
     return bg + 0.08 * torch.randn(bg.shape, generator=g)  # "noise" and "texture" both get pixel noise
 
 
+def _require_radius_range(object_radius: object, image_size: int) -> tuple[float, float]:
+    """``object_radius`` as floats (low, high) with 0 < low <= high <= 0.5 and a radius of at least 3.2 pixels."""
+    if not isinstance(object_radius, (tuple, list)) or len(object_radius) != 2:
+        raise TypeError(f"object_radius must be a pair (low, high) of shares of the side, got {object_radius!r}")
+    low = require_in_range("object_radius[0]", object_radius[0], 0.0, 0.5, low_inclusive=False)
+    high = require_in_range("object_radius[1]", object_radius[1], low, 0.5)
+    if low * image_size < 3.2:  # a smaller radius can leave a shape with no pixel at all
+        raise ValueError(f"object_radius[0] * image_size must be >= 3.2 pixels, got {low} * {image_size}")
+    return low, high
+
+
 def shapes(
     n: int,
     image_size: int = 32,
@@ -137,6 +148,7 @@ def shapes(
     background: str = "texture",
     spurious: float = 0.0,
     seed: int = 0,
+    object_radius: tuple[float, float] = (0.2, 0.35),
 ) -> Shapes:
     """Synthetic colour images of simple shapes, with exact masks and boxes.
 
@@ -152,6 +164,10 @@ def shapes(
         spurious: probability that the background takes the hue assigned to the object's class, a shortcut a
             classifier can learn instead of the shape; 0 means backgrounds carry no information about the class.
         seed: the generator's seed; the same seed gives the same images.
+        object_radius: ``(low, high)``, the range of the object's radius (the circle around it) as a share of the
+            side, drawn uniformly; 0 < low <= high <= 0.5 and ``low * image_size >= 3.2`` pixels, so that every
+            shape stays visible. The default (0.2, 0.35) makes the object cover about 15 % of the image; (0.4, 0.5)
+            makes it fill about half.
     """
     require_positive_int("n", n)
     require_int("image_size", image_size)
@@ -163,11 +179,12 @@ def shapes(
     require_choice("background", background, ("texture", "noise", "plain"))
     require_in_range("spurious", spurious, 0.0, 1.0)
     require_non_negative_int("seed", seed)
+    low, high = _require_radius_range(object_radius, image_size)
     g = torch.Generator().manual_seed(seed)
     S = image_size
 
     labels = (torch.arange(n) % num_classes)[torch.randperm(n, generator=g)]  # balanced, shuffled
-    radius = S * (0.2 + 0.15 * torch.rand(n, generator=g))  # 20-35 % of the side
+    radius = S * (low + (high - low) * torch.rand(n, generator=g))  # by default 20-35 % of the side
     centre = radius[:, None] + (S - 2 * radius[:, None]) * torch.rand(n, 2, generator=g)  # object stays inside
     angle = 2 * math.pi * torch.rand(n, generator=g)
     object_rgb = _hsv_to_rgb(torch.rand(n, generator=g), 0.7 + 0.3 * torch.rand(n, generator=g),

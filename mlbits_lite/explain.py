@@ -5,6 +5,8 @@
     upsample_map          a coarse map stretched bilinearly to the image size
     cam_to_box            threshold at a fraction of the maximum, keep the largest connected region, take its box
     box_iou               intersection over union of boxes (x0, y0, x1, y1) with exclusive ends
+    min_max_normalize     (M - min M) / (max M - min M) per map, as the CAM authors' code does before thresholding
+    gradient_saliency     max over colour channels of |d y^c / d pixel| (Simonyan et al. 2014), any classifier
     attention_rollout     how attention mixes tokens across all layers of a transformer: A_hat_L ... A_hat_1
 
 For a GAP + linear network, logit_c = mean_{x,y} M_c(x, y) + b_c exactly, and Grad-CAM = ReLU(M_c) / (h w).
@@ -34,6 +36,8 @@ __all__ = [
     "upsample_map",
     "cam_to_box",
     "box_iou",
+    "min_max_normalize",
+    "gradient_saliency",
     "attention_rollout",
 ]
 
@@ -245,6 +249,63 @@ def box_iou(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
     area_b = (b[..., 2] - b[..., 0]) * (b[..., 3] - b[..., 1])
     union = area_a + area_b - intersection  # |a ∪ b| = |a| + |b| - |a ∩ b|
     return torch.where(union > 0, intersection / union.clamp(min=torch.finfo(dtype).tiny), 0.0)
+
+
+def min_max_normalize(cam: torch.Tensor) -> torch.Tensor:
+    """Each map scaled to [0, 1]: (M - min M) / (max M - min M), as the CAM authors' code does before thresholding.
+
+    `cam_to_box(min_max_normalize(cam), t)` keeps the pixels >= min M + t (max M - min M), the box of the CAM
+    authors' code; `cam_to_box(cam, t)` keeps those >= t max M. The two differ when a map has negative values (a
+    CAM does): min-max normalisation hides the sign, so a map that speaks against the class everywhere still gets
+    a box. A constant map holds no information about where to look and becomes all zeros (its box is empty).
+
+    Args:
+        cam: (H, W) or (B, H, W) floating-point maps, finite.
+
+    Returns:
+        Maps of the same shape and dtype with minimum 0 and maximum 1 (or all zeros).
+    """
+    require_floating_tensor("cam", cam)
+    require_ndim("cam", cam, (2, 3))
+    if not torch.isfinite(cam).all():
+        raise ValueError("cam must be finite, got NaN or inf")
+    maps = cam if cam.ndim == 3 else cam[None]  # (B, H, W)
+    low = maps.amin(dim=(1, 2), keepdim=True)  # (B, 1, 1)
+    span = maps.amax(dim=(1, 2), keepdim=True) - low
+    scaled = torch.where(span > 0, (maps - low) / torch.where(span > 0, span, 1), 0.0)  # (M - min) / (max - min)
+    return scaled if cam.ndim == 3 else scaled[0]
+
+
+def gradient_saliency(
+    model: nn.Module, x: torch.Tensor, class_idx: int | torch.Tensor | Sequence[int]
+) -> torch.Tensor:
+    """Gradient saliency (Simonyan et al. 2014): S(x, y) = max over colour channels of |d y^c / d pixel(x, y)|.
+
+    The CAM paper's "backprop" baseline. It needs no particular architecture: one backward pass from the class
+    score to the input. As for `grad_cam`, the model's train/eval mode is left as it is, and no parameter's
+    `.grad` is touched.
+
+    Args:
+        model: a classifier returning (B, num_classes) scores y.
+        x: (B, C, H, W) input batch (floating point).
+        class_idx: the class c, one int for the whole batch or a (B,) int tensor (or list) with one per sample.
+
+    Returns:
+        (B, H, W) non-negative maps, detached from the graph.
+    """
+    if not isinstance(model, nn.Module):
+        raise TypeError(f"model must be a torch.nn.Module, got {describe_value(model)}")
+    require_floating_tensor("x", x)
+    require_ndim("x", x, 4)
+    pixels = x.detach().clone().requires_grad_(True)
+    with torch.enable_grad():  # also under a caller's torch.no_grad()
+        scores = model(pixels)
+        if not isinstance(scores, torch.Tensor) or scores.ndim != 2 or scores.shape[0] != x.shape[0]:
+            raise ValueError(f"model must return (B, num_classes) scores, got {describe_value(scores)}")
+        classes = _class_indices(class_idx, scores.shape[0], scores.shape[1]).to(scores.device)
+        score = scores.gather(1, classes[:, None]).sum()  # summed over the batch: y^c of sample i needs x_i only
+        (gradients,) = torch.autograd.grad(score, pixels)  # (B, C, H, W): d y^c / d pixel
+    return gradients.abs().amax(dim=1)  # the largest over colour channels: (B, H, W)
 
 
 def attention_rollout(attentions: Sequence[torch.Tensor] | torch.Tensor, add_residual: bool = True) -> torch.Tensor:

@@ -4,6 +4,8 @@
     python tests/nbtools.py timings [NOTEBOOK ...]   # fast + full mode, timed         (make timings)
     python tests/nbtools.py reproductions            # gather the chapters' claims: book/reproductions.json
                                                      # and book/_reproductions.md (also run by execute, timings)
+    python tests/nbtools.py student [NOTEBOOK ...]   # hand-out copies in _build/student (make student)
+    python tests/nbtools.py soak RUNS NOTEBOOK       # run one notebook RUNS times in fast mode, count hangs
 
 A stamp is notebook metadata `mlbits`: the hash of the code cells and of the mlbits_lite sources the outputs were
 made with, the mode, the device, the seconds and the library versions. tests/test_notebooks.py fails when the code
@@ -12,9 +14,18 @@ changed but the outputs were not re-executed.
 `timings` runs each notebook in fast mode (output thrown away) and in full mode (in place, stamped), records the
 seconds in book/timings.json, and writes them where the book quotes them: book/_chapter_map.md (included by the
 instructors' page and the run-times page) and each chapter's "**Run time**" line.
+
+Every run is bounded: the kernel must answer within START_TIMEOUT seconds and each cell finish within
+CELL_TIMEOUT seconds, else the notebook is run once more from the start; a second stall fails with the notebook,
+the cell number and the cell's first line instead of waiting forever.
+
+A student edition is a chapter without its solutions: solution cells removed, exercise cells left as their stubs
+with no outputs, everything else as the book shows it.
 """
 from __future__ import annotations
 
+import ast
+import copy
 import hashlib
 import json
 import os
@@ -25,8 +36,13 @@ import tempfile
 import time
 from datetime import datetime, timezone
 from pathlib import Path
+from queue import Empty
 
 import nbformat
+import zmq
+from jupyter_client.asynchronous import AsyncKernelClient
+from jupyter_client.manager import AsyncKernelManager
+from traitlets import Type, default
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "book" / "_ext"))  # portable.py: the notebooks' exercise and citation format
@@ -36,6 +52,12 @@ TIMINGS = ROOT / "book" / "timings.json"
 CHAPTER_MAP = ROOT / "book" / "_chapter_map.md"
 RUN_TIME_LINE = re.compile(r"^\*\*Run time\*\*.*$", re.M)
 PREREQ_LINE = re.compile(r"^\*\*Prerequisites\*\*:?\s*(.*)$", re.M)
+STUDENT = ROOT / "_build" / "student"
+# Bounds on a notebook run (seconds). A kernel answers in a few seconds; the slowest cell of any chapter takes a
+# few minutes in full mode and under a minute in fast mode, so a cell past its bound is stuck, not slow.
+START_TIMEOUT = 120
+CELL_TIMEOUT = {"fast": 300, "full": 1200}
+ATTEMPTS = 2  # a stalled run is retried once from the start
 
 
 # ------------------------------------------------------------------------------------------------ hashes
@@ -103,11 +125,48 @@ def library_files(nb: nbformat.NotebookNode) -> list[Path]:
 
 
 def library_hash(nb: nbformat.NotebookNode) -> str:
-    """sha256 of the mlbits_lite files the notebook depends on (path and content): a change there marks it stale."""
+    """sha256 of the mlbits_lite code a notebook's outputs depend on: a change there marks it stale.
+
+    Of each file in `library_files` only what can run counts: its module-level statements and the functions and
+    classes reachable from a name the notebook's code mentions, following names through those definitions and across
+    files. A function added to a module, or edited when no chapter reaches it, leaves the other chapters fresh; a
+    changed constant, import or used function does not. Data files count whole.
+    """
+    code = "\n".join(cell.source for cell in nb.cells if cell.cell_type == "code")
+    files = library_files(nb)
+    sources = {path: used_source(path.read_text(), set()) for path in files if path.suffix == ".py"}
+    reachable = set(_IDENTIFIER.findall(code))
+    while True:  # follow names until no new definition is reached
+        sources = {path: used_source(path.read_text(), reachable) for path in sources}
+        grown = reachable.union(*(_IDENTIFIER.findall(text) for text in sources.values()))
+        if grown == reachable:
+            break
+        reachable = grown
     h = hashlib.sha256()
-    for path in library_files(nb):
-        h.update(path.relative_to(ROOT).as_posix().encode() + b"\0" + path.read_bytes() + b"\0")
+    for path in files:
+        content = sources[path].encode() if path in sources else path.read_bytes()
+        h.update(path.relative_to(ROOT).as_posix().encode() + b"\0" + content + b"\0")
     return h.hexdigest()
+
+
+_IDENTIFIER = re.compile(r"[A-Za-z_]\w*")
+
+
+def used_source(text: str, names: set[str]) -> str:
+    """The part of a module's source that runs for code mentioning `names`: every module-level statement (except
+    the docstring and `__all__`) and each top-level function or class whose name is in `names`, in file order."""
+    lines = text.splitlines()
+    kept = []
+    for node in ast.parse(text).body:
+        if isinstance(node, ast.Expr) and isinstance(node.value, ast.Constant) and isinstance(node.value.value, str):
+            continue  # a docstring
+        if isinstance(node, ast.Assign) and any(isinstance(t, ast.Name) and t.id == "__all__" for t in node.targets):
+            continue
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)) and node.name not in names:
+            continue
+        start = min([node.lineno] + [d.lineno for d in getattr(node, "decorator_list", [])])
+        kept.append("\n".join(lines[start - 1 : node.end_lineno]))
+    return "\n".join(kept)
 
 
 def chapters() -> list[Path]:
@@ -137,15 +196,125 @@ def _tidy(nb: nbformat.NotebookNode) -> None:
         cell.metadata.pop("execution", None)
 
 
-def run(path: Path, *, fast: bool, output: Path) -> float:
-    """Execute `path` with papermill in the given mode, writing `output`; return the wall-clock seconds."""
-    import papermill
+# ------------------------------------------------------------------------------------------------ a client that never misses a reply
+# The hang this guards against: nbclient emulates ipywidgets' Output widget by sending comm messages to the kernel on
+# the shell channel while it waits on that channel for the cell's execute_reply. Now and then the reply reaches the
+# client's socket but the event loop is never woken for it (ZeroMQ signals readiness on an edge-triggered file
+# descriptor), and a wait without a timeout waits forever: the kernel idle, the client idle. A wait that ends checks
+# the socket directly, so the channels below wait in slices of WAIT_SLICE seconds: a missed wake-up costs one slice.
+WAIT_SLICE = 1.0
+# The installed jupyter_client's asynchronous channel: AsyncZMQSocketChannel from 8.0, ZMQSocketChannel in 7.x (Colab).
+AsyncChannel = AsyncKernelClient.class_traits()["shell_channel_class"].default_value
 
+
+class SlicedChannel(AsyncChannel):
+    """A channel whose waits end every WAIT_SLICE seconds, to look at the socket itself."""
+
+    missed_wakeups: dict[str, int] = {}  # messages found waiting as a slice ended, by socket type, in this process
+
+    async def get_msg(self, timeout: float | None = None) -> dict:
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while True:
+            wait = WAIT_SLICE if deadline is None else max(0.0, min(WAIT_SLICE, deadline - time.monotonic()))
+            start = time.monotonic()
+            try:
+                msg = await super().get_msg(timeout=wait)
+            except Empty:
+                if deadline is not None and time.monotonic() >= deadline:
+                    raise
+                continue
+            if wait > 0 and time.monotonic() - start >= wait:  # it was there, but the loop was not woken for it
+                kind = zmq.SocketType(self.socket.type).name if self.socket is not None else "closed"  # DEALER: shell
+                SlicedChannel.missed_wakeups[kind] = SlicedChannel.missed_wakeups.get(kind, 0) + 1
+            return msg
+
+
+class SlicedKernelClient(AsyncKernelClient):
+    shell_channel_class = Type(SlicedChannel)
+    iopub_channel_class = Type(SlicedChannel)
+
+
+class SlicedKernelManager(AsyncKernelManager):
+    """The kernel manager of every notebook run here: its clients are SlicedKernelClients."""
+
+    @default("client_factory")
+    def _client_factory_default(self):
+        return SlicedKernelClient
+
+
+class NotebookStalled(RuntimeError):
+    """A notebook run that stalled (kernel start or a cell past its time bound) on every attempt."""
+
+
+def _cell_label(nb: nbformat.NotebookNode, index: int) -> str:
+    """'cells[12] (# CHECK: ...)': where the cell is in the notebook, and its first line."""
+    lines = nb.cells[index].source.strip().splitlines()
+    return f"cells[{index}]" + (f" ({lines[0][:70]})" if lines else "")
+
+
+def run(path: Path, *, fast: bool, output: Path, cwd: Path | None = None, cell_timeout: int | None = None,
+        start_timeout: int = START_TIMEOUT, attempts: int = ATTEMPTS, retried: list[str] | None = None) -> float:
+    """Execute `path` with papermill in the given mode, writing `output`; return the wall-clock seconds.
+
+    A run whose kernel does not start within `start_timeout` seconds, or one of whose cells runs past
+    `cell_timeout` (default CELL_TIMEOUT of the mode), is started again, up to `attempts` runs in all; why each
+    retried run stalled is printed and appended to `retried`. An error raised by a cell is not retried.
+
+    Args:
+        path: the notebook to run.
+        fast: fast mode (MLBITS_FAST=1) or full mode.
+        output: where to write the executed notebook (may be `path` itself).
+        cwd: the kernel's working directory (default: the notebook's folder).
+        cell_timeout: seconds one cell may run (default: CELL_TIMEOUT["fast" or "full"]).
+        start_timeout: seconds the kernel may take to start and answer.
+        attempts: runs in all before giving up on a stalled notebook (at least 1).
+        retried: a list that receives one line per stalled run that was retried.
+
+    Raises:
+        NotebookStalled: every attempt stalled; the message names the notebook and the cell.
+        papermill.PapermillExecutionError: a cell raised an error (not retried).
+    """
+    import papermill
+    from nbclient.exceptions import CellTimeoutError
+
+    if attempts < 1:
+        raise ValueError(f"attempts must be at least 1, got {attempts}")
+    cell_timeout = CELL_TIMEOUT["fast" if fast else "full"] if cell_timeout is None else cell_timeout
+    if not all(isinstance(t, int) and t > 0 for t in (cell_timeout, start_timeout)):
+        raise ValueError(f"timeouts are whole seconds > 0, got cell_timeout={cell_timeout!r}, "
+                         f"start_timeout={start_timeout!r}")
     os.environ["MLBITS_FAST"] = "1" if fast else "0"
-    start = time.perf_counter()
-    papermill.execute_notebook(str(path), str(output), cwd=str(path.parent), kernel_name="python3",
-                               progress_bar=False, request_save_on_cell_execute=False)
-    return time.perf_counter() - start
+    nb = nbformat.read(path, as_version=4)
+    name = path.relative_to(ROOT) if path.is_relative_to(ROOT) else path
+    for attempt in range(1, attempts + 1):
+        current: list[int] = []  # indices of the cells started so far, to name the one that stalls
+
+        def on_cell_start(cell, cell_index, **_):
+            current.append(cell_index)
+
+        start = time.perf_counter()
+        try:
+            papermill.execute_notebook(str(path), str(output), cwd=str(cwd or path.parent), kernel_name="python3",
+                                       progress_bar=False, request_save_on_cell_execute=False,
+                                       start_timeout=start_timeout, execution_timeout=cell_timeout,
+                                       kernel_manager_class=SlicedKernelManager, on_cell_start=on_cell_start)
+            return time.perf_counter() - start
+        except (CellTimeoutError, RuntimeError) as error:
+            if not (isinstance(error, CellTimeoutError) or str(error).startswith("Kernel didn't respond")):
+                raise  # a cell's own error, a dead kernel: not a stall, and not retried
+            if not current:
+                what = f"the kernel did not answer within {start_timeout} s"
+            elif isinstance(error, CellTimeoutError) and "Cell contents not found" in str(error):
+                what = f"no reply after its last cell within {cell_timeout} s"
+            else:
+                what = f"{_cell_label(nb, current[-1])} did not finish within {cell_timeout} s"
+            line = f"{name}: run {attempt} of {attempts} stalled: {what} ({time.perf_counter() - start:.0f} s in all)"
+            if attempt == attempts:
+                raise NotebookStalled(line) from error
+            print(f"retrying {line}", file=sys.stderr, flush=True)
+            if retried is not None:
+                retried.append(line)
+    raise AssertionError("unreachable")
 
 
 def execute(path: Path) -> float:
@@ -169,6 +338,62 @@ def execute(path: Path) -> float:
     return seconds
 
 
+# ------------------------------------------------------------------------------------------------ student editions
+SELF_CHECK_CALL = re.compile(r"\bcheck\.\w+\(")
+SOLUTIONS_POINTER = re.compile(r" ?Solutions? (?:are|is) in the dropdowns?\.")  # the Exercises section's pointer
+
+
+def is_solution(cell: nbformat.NotebookNode) -> bool:
+    """A solution cell: markdown holding one <details> block summarised "Solution" (book/_ext/portable.py)."""
+    import portable
+
+    return cell.cell_type == "markdown" and portable.solution(cell.source) is not None
+
+
+def is_exercise_stub(cell: nbformat.NotebookNode) -> bool:
+    """An exercise's code cell: the learner's stub and the call of its self-check."""
+    return cell.cell_type == "code" and SELF_CHECK_CALL.search(cell.source) is not None
+
+
+def student_edition(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
+    """A hand-out copy of a chapter: solution cells removed (and the sentence that points to them), exercise cells
+    left as their stubs with no outputs, every other cell as the book shows it. The execution stamp is replaced by
+    `metadata.mlbits_edition`.
+
+    Args:
+        nb: the chapter, as nbformat reads it (not modified).
+    """
+    if not isinstance(nb, nbformat.NotebookNode) or "cells" not in nb:
+        raise TypeError(f"nb must be a notebook read by nbformat, got {type(nb).__name__}")
+    edition = copy.deepcopy(nb)
+    edition.cells = [cell for cell in edition.cells if not is_solution(cell)]
+    for cell in edition.cells:
+        if is_exercise_stub(cell):
+            cell.outputs = []
+            cell.execution_count = None
+        elif cell.cell_type == "markdown":
+            cell.source = SOLUTIONS_POINTER.sub("", cell.source)
+    edition.metadata.pop("mlbits", None)  # the stamp describes the full chapter's outputs
+    edition.metadata["mlbits_edition"] = "student"
+    return edition
+
+
+def write_student_editions(paths: list[Path], folder: Path = STUDENT) -> list[Path]:
+    """Write the student edition of each notebook into `folder` (same file names); return the files written.
+
+    Args:
+        paths: chapter notebooks.
+        folder: where the hand-out copies go (created if needed).
+    """
+    folder.mkdir(parents=True, exist_ok=True)
+    written = []
+    for path in paths:
+        target = folder / path.name
+        nbformat.write(student_edition(nbformat.read(path, as_version=4)), target)
+        written.append(target)
+    return written
+
+
 # ------------------------------------------------------------------------------------------------ timings
 def human(seconds: float | None) -> str:
     """12.3 -> '12 s'; 161 -> '2 min 41 s'; None -> 'not measured yet'."""
@@ -188,11 +413,12 @@ def run_time_line(t: dict) -> str:
 def chapter_map(timings: dict) -> str:
     rows = ["| Chapter | Prerequisites | Fast mode (CPU) | Full mode (CPU) | Full mode (GPU) |",
             "|---|---|---|---|---|"]
-    for path in chapters():
+    from readme import chapters as in_book_order  # (part, number as the book numbers it, notebook)
+
+    for _, number, path in in_book_order(ROOT):
         nb = nbformat.read(path, as_version=4)
         front = nb.cells[0].source
         title = front.lstrip().splitlines()[0].lstrip("# ").strip()
-        number = int(path.name.split("_")[0])
         prereq = PREREQ_LINE.search(front)
         prereq_text = prereq.group(1).strip() if prereq else "none"
         prereq_text = re.sub(r"\]\((\d\d_[\w]+\.ipynb)\)", r"](../notebooks/\1)", prereq_text)
@@ -217,23 +443,29 @@ def write_quotes(timings: dict) -> None:
 
 
 def timings(paths: list[Path]) -> None:
+    """Time each notebook in fast and full mode and record it. Each result is merged into book/timings.json under a
+    lock as soon as it is measured, so two runs over different notebooks (one per core) can share the file."""
+    import fcntl
+
     from mlbits_lite.env import device
 
     on_gpu = device().type == "cuda"
-    table = json.loads(TIMINGS.read_text()) if TIMINGS.exists() else {}
     for path in paths:
         with tempfile.TemporaryDirectory() as tmp:
             fast = run(path, fast=True, output=Path(tmp) / path.name)
         full = execute(path)
-        t = table.setdefault(path.stem, {})
-        if on_gpu:
-            t.update(full_gpu_s=round(full, 1), fast_gpu_s=round(fast, 1), gpu=_device())
-        else:
-            t.update(fast_cpu_s=round(fast, 1), full_cpu_s=round(full, 1), cpu_cores=os.cpu_count())
-        t["measured"] = datetime.now(timezone.utc).strftime("%Y-%m-%d")
+        with open(TIMINGS.with_suffix(".lock"), "w") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            table = json.loads(TIMINGS.read_text()) if TIMINGS.exists() else {}
+            t = table.setdefault(path.stem, {})
+            if on_gpu:
+                t.update(full_gpu_s=round(full, 1), fast_gpu_s=round(fast, 1), gpu=_device())
+            else:
+                t.update(fast_cpu_s=round(fast, 1), full_cpu_s=round(full, 1), cpu_cores=os.cpu_count())
+            t["measured"] = datetime.now(timezone.utc).strftime("%Y-%m-%d")
+            TIMINGS.write_text(json.dumps(table, indent=2, sort_keys=True) + "\n")
+            write_quotes(table)
         print(f"{path.stem}: fast {human(fast)}, full {human(full)}")
-    TIMINGS.write_text(json.dumps(table, indent=2, sort_keys=True) + "\n")
-    write_quotes(table)
 
 
 # ------------------------------------------------------------------------------------------------ reproductions
@@ -331,16 +563,50 @@ def reproductions() -> dict[str, list[dict]]:
     return gathered
 
 
+def soak(path: Path, runs: int) -> dict:
+    """Run one notebook `runs` times in a row in fast mode with the bounds of `run`; count stalls, retries and
+    the replies the event loop was not woken for (found by SlicedChannel at the end of a wait slice).
+
+    Args:
+        path: the notebook.
+        runs: how many runs (at least 1).
+    """
+    if runs < 1:
+        raise ValueError(f"runs must be at least 1, got {runs}")
+    retried: list[str] = []
+    seconds, failed = [], []
+    with tempfile.TemporaryDirectory() as tmp:
+        for i in range(1, runs + 1):
+            try:
+                seconds.append(run(path, fast=True, output=Path(tmp) / path.name, retried=retried))
+                status = f"ok in {seconds[-1]:.1f} s"
+            except NotebookStalled as error:
+                failed.append(str(error))
+                status = "stalled twice"
+            print(f"run {i}/{runs}: {status} ({len(retried)} stalled runs retried; missed wake-ups recovered so far: "
+                  f"{SlicedChannel.missed_wakeups})", flush=True)
+    result = {"notebook": path.name, "runs": runs, "completed": len(seconds), "stalled_and_retried": len(retried),
+              "failed": len(failed), "missed_wakeups_recovered": dict(SlicedChannel.missed_wakeups),
+              "seconds_min": round(min(seconds), 1) if seconds else None,
+              "seconds_max": round(max(seconds), 1) if seconds else None, "seconds_total": round(sum(seconds), 1),
+              "retried": retried, "failures": failed}
+    print(json.dumps(result, indent=2))
+    return result
+
+
 def main(argv: list[str]) -> int:
-    if not argv or argv[0] not in {"execute", "timings", "quotes", "reproductions"}:
+    if not argv or argv[0] not in {"execute", "timings", "quotes", "reproductions", "student", "soak"}:
         print(__doc__)
         return 2
     if argv[0] == "reproductions":
         reproductions()
         return 0
-    paths = [Path(p).resolve() for p in argv[1:]] or chapters()
     # jupyter kernels resolve `python` on PATH: make it this interpreter's environment
     os.environ["PATH"] = str(Path(sys.executable).parent) + os.pathsep + os.environ.get("PATH", "")
+    if argv[0] == "soak":
+        result = soak(Path(argv[2]).resolve(), int(argv[1]))
+        return 0 if result["failed"] == 0 else 1
+    paths = [Path(p).resolve() for p in argv[1:]] or chapters()
     if argv[0] == "execute":
         for path in paths:
             execute(path)
@@ -348,6 +614,9 @@ def main(argv: list[str]) -> int:
     elif argv[0] == "timings":
         timings(paths)
         reproductions()
+    elif argv[0] == "student":
+        for target in write_student_editions(paths):
+            print(f"wrote {target.relative_to(ROOT)}")
     else:  # rewrite the quoted times from book/timings.json without running anything
         write_quotes(json.loads(TIMINGS.read_text()) if TIMINGS.exists() else {})
     return 0

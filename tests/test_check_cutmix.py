@@ -5,193 +5,288 @@ import math
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 
 from catalogue import Catalogue
-from mlbits_lite import check, losses
+from mlbits_lite import check
+from mlbits_lite.explain import box_iou, cam_to_box
 
 
-# --------------------------------------------------------------------------------------- reference solutions
-def cutmix_box(height, width, lam, cy, cx):
-    cut_h, cut_w = int(height * math.sqrt(1 - lam)), int(width * math.sqrt(1 - lam))
-    y0, y1 = max(cy - cut_h // 2, 0), min(cy + cut_h // 2, height)
-    x0, x1 = max(cx - cut_w // 2, 0), min(cx + cut_w // 2, width)
-    return y0, y1, x0, x1
+# --------------------------------------------------------------------------------------- partners without self
+def shifted_partners(batch_size, generator):
+    if batch_size < 2:
+        raise ValueError("a batch of one image has no partner")
+    shift = int(torch.randint(1, batch_size, (1,), generator=generator))  # 1 .. B-1: never 0
+    return (torch.arange(batch_size) + shift) % batch_size
 
 
-def mix_with_box(x_a, x_b, box):
-    y0, y1, x0, x1 = box
-    mixed = x_a.clone()
-    mixed[:, :, y0:y1, x0:x1] = x_b[:, :, y0:y1, x0:x1]
-    return mixed, 1 - (y1 - y0) * (x1 - x0) / (x_a.shape[2] * x_a.shape[3])
+def shuffled_cycle(batch_size, generator):
+    # a random order, each image paired with the next one in it (the last with the first): one random cycle
+    if batch_size == 1:
+        raise ValueError("need two images")
+    order = torch.randperm(batch_size, generator=generator)
+    perm = torch.empty(batch_size, dtype=torch.long)
+    perm[order] = order.roll(-1)
+    return perm
 
 
-def mixed_loss(logits, labels_a, labels_b, lam):
-    return lam * F.cross_entropy(logits, labels_a) + (1 - lam) * F.cross_entropy(logits, labels_b)
+def rejected_until_deranged(batch_size, generator):
+    if batch_size <= 1:
+        raise ValueError("batch_size must be at least 2")
+    while True:
+        perm = torch.randperm(batch_size, generator=generator)
+        if (perm != torch.arange(batch_size)).all():
+            return perm
 
 
-def smoothed_mixed_targets(labels_a, labels_b, lam, num_classes, epsilon):
-    mixed = lam * F.one_hot(labels_a, num_classes) + (1 - lam) * F.one_hot(labels_b, num_classes)
-    return (1 - epsilon) * mixed.double() + epsilon / num_classes
+def plain_randperm(batch_size, generator):
+    return torch.randperm(batch_size, generator=generator)
 
 
-# --------------------------------------------------------------------------------------- other right answers
-def cutmix_box_by_numpy(height, width, lam, cy, cx):
-    cut = (np.array([height, width]) * np.sqrt(1 - lam)).astype(int)  # int() rounds down, so does astype
-    y0, x0 = np.clip(np.array([cy, cx]) - cut // 2, 0, None)
-    y1, x1 = np.clip(np.array([cy, cx]) + cut // 2, None, [height, width])
-    return np.array([y0, y1, x0, x1])  # NumPy integers, in an array
+def flipped(batch_size, generator):
+    return torch.arange(batch_size).flip(0)
 
 
-def mix_by_mask(x_a, x_b, box):
-    y0, y1, x0, x1 = box
-    inside = torch.zeros(x_a.shape[-2:], dtype=torch.bool)
-    inside[y0:y1, x0:x1] = True
-    mixed = torch.where(inside, x_b, x_a)
-    return mixed, (mixed == x_a).float().mean()  # the review's case: a float32 share, close but not exact
+def next_image(batch_size, generator):
+    if batch_size == 1:
+        raise ValueError("no partner")
+    return torch.arange(batch_size).roll(1)
 
 
-def loss_by_soft_targets(logits, labels_a, labels_b, lam):
-    k = logits.shape[1]
-    targets = lam * F.one_hot(labels_a, k) + (1 - lam) * F.one_hot(labels_b, k)
-    return -(targets * logits.log_softmax(1)).sum(1).mean()
+def shift_with_zero(batch_size, generator):
+    if batch_size == 1:
+        raise ValueError("no partner")
+    return (torch.arange(batch_size) + int(torch.randint(0, batch_size, (1,), generator=generator))) % batch_size
 
 
-def smooth_then_mix(labels_a, labels_b, lam, num_classes, epsilon):
-    smooth = lambda y: losses.smooth_one_hot(y, num_classes, epsilon, dtype=torch.float64)  # noqa: E731
-    return lam * smooth(labels_a) + (1 - lam) * smooth(labels_b)
+def any_other_image(batch_size, generator):
+    if batch_size == 1:
+        raise ValueError("no partner")
+    return (torch.arange(batch_size) + torch.randint(1, batch_size, (batch_size,), generator=generator)) % batch_size
 
 
-# --------------------------------------------------------------------------------------- wrong answers
-def _box(height, width, lam, cy, cx, side=lambda lam: math.sqrt(1 - lam), clip=True, to_int=int):
-    cut_h, cut_w = to_int(height * side(lam)), to_int(width * side(lam))
-    y0, y1, x0, x1 = cy - cut_h // 2, cy + cut_h // 2, cx - cut_w // 2, cx + cut_w // 2
-    if clip:
-        y0, y1, x0, x1 = max(y0, 0), min(y1, height), max(x0, 0), min(x1, width)
-    return y0, y1, x0, x1
+def global_generator(batch_size, generator):
+    if batch_size == 1:
+        raise ValueError("no partner")
+    return (torch.arange(batch_size) + int(torch.randint(1, batch_size, (1,)))) % batch_size
 
 
-def _full_side(height, width, lam, cy, cx):
-    cut_h, cut_w = int(height * math.sqrt(1 - lam)), int(width * math.sqrt(1 - lam))
-    y0, x0 = cy - cut_h // 2, cx - cut_w // 2
-    return max(y0, 0), min(y0 + cut_h, height), max(x0, 0), min(x0 + cut_w, width)
+def neighbour_either_side(batch_size, generator):
+    if batch_size == 1:
+        raise ValueError("no partner")
+    step = 1 if float(torch.rand(1, generator=generator)) < 0.5 else -1
+    return (torch.arange(batch_size) + step) % batch_size
 
 
-def _in_place(x_a, x_b, box):
-    y0, y1, x0, x1 = box
-    x_a[:, :, y0:y1, x0:x1] = x_b[:, :, y0:y1, x0:x1]
-    return x_a, 1 - (y1 - y0) * (x1 - x0) / (x_a.shape[2] * x_a.shape[3])
+def one_image_allowed(batch_size, generator):
+    if batch_size == 1:
+        return torch.zeros(1, dtype=torch.long)
+    return shifted_partners(batch_size, generator)
 
 
-def _inclusive_ends(x_a, x_b, box):
-    y0, y1, x0, x1 = box
-    return mix_with_box(x_a, x_b, (y0, y1 + 1, x0, x1 + 1))[0], mix_with_box(x_a, x_b, box)[1]
+def float_indices(batch_size, generator):
+    return shifted_partners(batch_size, generator).double()
 
 
-def _transposed(x_a, x_b, box):
-    y0, y1, x0, x1 = box
-    mixed = x_a.clone()
-    mixed[:, :, x0:x1, y0:y1] = x_b[:, :, x0:x1, y0:y1]
-    return mixed, mix_with_box(x_a, x_b, box)[1]
+# --------------------------------------------------------------------------------------- uniform cover box
+def _sides(height, width, lam):
+    return int(height * math.sqrt(1 - lam)), int(width * math.sqrt(1 - lam))
 
 
-def _first_patch_for_all(x_a, x_b, box):
-    y0, y1, x0, x1 = box
-    mixed = x_a.clone()
-    mixed[:, :, y0:y1, x0:x1] = x_b[0, :, y0:y1, x0:x1]
-    return mixed, mix_with_box(x_a, x_b, box)[1]
+def _clipped(top, left, h, w, height, width):
+    return max(top, 0), min(top + h, height), max(left, 0), min(left + w, width)
 
 
-def _lam_over_height_squared(x_a, x_b, box):
-    y0, y1, x0, x1 = box
-    return mix_with_box(x_a, x_b, box)[0], 1 - (y1 - y0) * (x1 - x0) / x_a.shape[2] ** 2
+def uniform_box(height, width, lam, generator):
+    h, w = _sides(height, width, lam)
+    top = int(torch.randint(-h + 1, height, (1,), generator=generator))  # H + h - 1 places: each row covered h times
+    left = int(torch.randint(-w + 1, width, (1,), generator=generator))
+    return _clipped(top, left, h, w, height, width)
 
 
-def _smoothed_twice(labels_a, labels_b, lam, num_classes, epsilon):
-    once = smoothed_mixed_targets(labels_a, labels_b, lam, num_classes, epsilon)
-    return (1 - epsilon) * once + epsilon / num_classes
+def uniform_box_wider_range(height, width, lam, generator):
+    # the top edge anywhere from -h to H: some boxes miss the image entirely, the coverage stays flat
+    h, w = _sides(height, width, lam)
+    top = int(torch.randint(-h, height + 1, (1,), generator=generator))
+    left = int(torch.randint(-w, width + 1, (1,), generator=generator))
+    return np.array(_clipped(top, left, h, w, height, width))
 
 
-def _over_k_minus_one(labels_a, labels_b, lam, num_classes, epsilon):
-    mixed = smoothed_mixed_targets(labels_a, labels_b, lam, num_classes, 0.0)
-    return (1 - epsilon) * mixed + epsilon / (num_classes - 1) * (1 - mixed)
+def from_far_corner(height, width, lam, generator):
+    # the bottom-right corner drawn instead: bottom in 1 .. H + h - 1, the box above it
+    h, w = _sides(height, width, lam)
+    bottom = int(torch.randint(1, height + h, (1,), generator=generator))
+    right = int(torch.randint(1, width + w, (1,), generator=generator))
+    return torch.tensor(_clipped(bottom - h, right - w, h, w, height, width))
 
 
-def _smooth_only_a(labels_a, labels_b, lam, num_classes, epsilon):
-    one = lambda y: F.one_hot(y, num_classes).double()  # noqa: E731
-    return lam * ((1 - epsilon) * one(labels_a) + epsilon / num_classes) + (1 - lam) * one(labels_b)
+def paper_centre(height, width, lam, generator):
+    h, w = _sides(height, width, lam)
+    cy = int(torch.randint(0, height, (1,), generator=generator))
+    cx = int(torch.randint(0, width, (1,), generator=generator))
+    return _clipped(cy - h // 2, cx - w // 2, h, w, height, width)
 
 
-def _probabilities_mixed_in_the_log(logits, labels_a, labels_b, lam):
-    p = logits.softmax(1)
-    return -torch.log(lam * p.gather(1, labels_a[:, None]) + (1 - lam) * p.gather(1, labels_b[:, None])).mean()
+def always_inside(height, width, lam, generator):
+    h, w = _sides(height, width, lam)
+    top = int(torch.randint(0, height - h + 1, (1,), generator=generator))
+    left = int(torch.randint(0, width - w + 1, (1,), generator=generator))
+    return top, top + h, left, left + w
+
+
+def swapped_sides(height, width, lam, generator):
+    h, w = _sides(width, height, lam)
+    top = int(torch.randint(-h + 1, height, (1,), generator=generator))
+    left = int(torch.randint(-w + 1, width, (1,), generator=generator))
+    return _clipped(top, left, h, w, height, width)
+
+
+def linear_sides(height, width, lam, generator):
+    h, w = int(height * (1 - lam)), int(width * (1 - lam))
+    top = int(torch.randint(-h + 1, height, (1,), generator=generator))
+    left = int(torch.randint(-w + 1, width, (1,), generator=generator))
+    return _clipped(top, left, h, w, height, width)
+
+
+def not_clipped(height, width, lam, generator):
+    h, w = _sides(height, width, lam)
+    top = int(torch.randint(-h + 1, height, (1,), generator=generator))
+    left = int(torch.randint(-w + 1, width, (1,), generator=generator))
+    return top, top + h, left, left + w
+
+
+def composer_uniform(height, width, lam, generator):
+    # the centre drawn from [-h // 2, H + h // 2), edges at c ± h // 2: an odd side loses a row
+    h, w = _sides(height, width, lam)
+    cy = int(torch.randint(-(h // 2), height + h // 2, (1,), generator=generator))
+    cx = int(torch.randint(-(w // 2), width + w // 2, (1,), generator=generator))
+    return max(cy - h // 2, 0), min(cy + h // 2, height), max(cx - w // 2, 0), min(cx + w // 2, width)
+
+
+def box_from_global(height, width, lam, generator):
+    h, w = _sides(height, width, lam)
+    top = int(torch.randint(-h + 1, height, (1,)))
+    left = int(torch.randint(-w + 1, width, (1,)))
+    return _clipped(top, left, h, w, height, width)
+
+
+def hangs_over_top_only(height, width, lam, generator):
+    h, w = _sides(height, width, lam)
+    top = int(torch.randint(-h + 1, height - h + 1, (1,), generator=generator))
+    left = int(torch.randint(-w + 1, width - w + 1, (1,), generator=generator))
+    return _clipped(top, left, h, w, height, width)
+
+
+# --------------------------------------------------------------------------------------- MaxBoxAcc
+def max_box_accuracy(cams, boxes, thresholds):
+    low = cams.amin(dim=(1, 2), keepdim=True)
+    high = cams.amax(dim=(1, 2), keepdim=True)
+    maps = (cams - low) / (high - low)
+    iou = torch.stack([box_iou(cam_to_box(maps, float(t)), boxes) for t in thresholds])  # (T, N)
+    best = [(iou >= delta).double().mean(dim=1).max() for delta in (0.3, 0.5, 0.7)]
+    return float(sum(best) / 3)
+
+
+def max_box_accuracy_loops(cams, boxes, thresholds):
+    total = 0.0
+    for delta in (0.3, 0.5, 0.7):
+        best = 0.0
+        for t in thresholds.tolist():
+            hits = 0
+            for cam, box in zip(cams, boxes):
+                cam = (cam - cam.min()) / (cam.max() - cam.min())
+                hits += int(box_iou(cam_to_box(cam, t), box) >= delta)
+            best = max(best, hits / len(cams))
+        total += best / 3
+    return torch.tensor(total)
+
+
+def _ious(maps, boxes, thresholds):
+    return torch.stack([box_iou(cam_to_box(maps, float(t)), boxes) for t in thresholds])  # (T, N)
+
+
+def _minmax(cams):
+    return (cams - cams.amin(dim=(1, 2), keepdim=True)) / (cams.amax(dim=(1, 2), keepdim=True)
+                                                           - cams.amin(dim=(1, 2), keepdim=True))
+
+
+def raw_maps(cams, boxes, thresholds):
+    iou = _ious(cams, boxes, thresholds)
+    return float(sum((iou >= d).double().mean(1).max() for d in (0.3, 0.5, 0.7)) / 3)
+
+
+def one_threshold_for_all(cams, boxes, thresholds):
+    iou = _ious(_minmax(cams), boxes, thresholds)
+    per_level = torch.stack([(iou >= d).double().mean(1) for d in (0.3, 0.5, 0.7)])  # (3, T)
+    return float(per_level.mean(0).max())
+
+
+def only_half(cams, boxes, thresholds):
+    return float((_ious(_minmax(cams), boxes, thresholds) >= 0.5).double().mean(1).max())
+
+
+def mean_over_thresholds(cams, boxes, thresholds):
+    iou = _ious(_minmax(cams), boxes, thresholds)
+    return float(sum((iou >= d).double().mean(1).mean() for d in (0.3, 0.5, 0.7)) / 3)
+
+
+def strictly_above(cams, boxes, thresholds):
+    iou = _ious(_minmax(cams), boxes, thresholds)
+    return float(sum((iou > d).double().mean(1).max() for d in (0.3, 0.5, 0.7)) / 3)
+
+
+def batch_normalised(cams, boxes, thresholds):
+    iou = _ious((cams - cams.min()) / (cams.max() - cams.min()), boxes, thresholds)
+    return float(sum((iou >= d).double().mean(1).max() for d in (0.3, 0.5, 0.7)) / 3)
+
+
+def in_percent(cams, boxes, thresholds):
+    return 100 * max_box_accuracy(cams, boxes, thresholds)
 
 
 CATALOGUE = {
-    check.cutmix_box: Catalogue(
-        reference=cutmix_box,
-        right=[cutmix_box_by_numpy, lambda *a: torch.tensor(cutmix_box(*a)), lambda *a: list(cutmix_box(*a))],
+    check.partners_without_self: Catalogue(
+        reference=shifted_partners,
+        right=[shuffled_cycle, rejected_until_deranged],
         wrong=[
-            (lambda h, w, lam, cy, cx: cutmix_box(w, h, lam, cy, cx), "height and width are swapped"),
-            (lambda *a: _box(*a, clip=False), "not clipped"),
-            (lambda *a: _box(*a, side=lambda lam: 1 - lam), "(1 - lam)"),
-            (lambda h, w, lam, cy, cx: cutmix_box(h, w, 1 - lam, cy, cx), "not lam"),
-            (lambda *a: _box(*a, to_int=round), "round the sides down"),
-            (_full_side, "side // 2 from the centre"),
-            (lambda *a: (lambda b: (b[2], b[3], b[0], b[1]))(cutmix_box(*a)), "rows first"),
-            (lambda *a: (lambda b: (b[0], b[2], b[1], b[3]))(cutmix_box(*a)), "the order is"),
-            (lambda h, w, lam, cy, cx: (cy - 2, cy + 2, cx + 3, cx - 3), "outside the image or has"),
-            (lambda *a: cutmix_box(*a)[:3], "four ints"),
-            (lambda *a: "box", "four ints"),
-            (lambda *a: tuple(v + 0.5 for v in cutmix_box(*a)), "whole number"),
-            (lambda *a: 1 / 0, "ZeroDivisionError"),
-        ],
-        mutations={"rearranged": "y1 < y0", "negated": "outside the image", "times_two": "outside the image"},
-    ),
-    check.mix_with_box: Catalogue(
-        reference=mix_with_box,
-        right=[mix_by_mask, lambda x_a, x_b, box: (mix_with_box(x_a, x_b, box)[0],
-                                                   torch.tensor(mix_with_box(x_a, x_b, box)[1]))],
-        wrong=[
-            (_in_place, "in place"),
-            (lambda x_a, x_b, box: mix_with_box(x_b, x_a, box), "roles are reversed"),
-            (_inclusive_ends, "exclusive"),
-            (_transposed, "rows and columns are exchanged"),
-            (_first_patch_for_all, "first image of x_b"),
-            (lambda x_a, x_b, box: (mix_with_box(x_a, x_b, box)[0], 1 - mix_with_box(x_a, x_b, box)[1]),
-             "share of x_b"),
-            (_lam_over_height_squared, "one side squared"),
-            (lambda x_a, x_b, box: (mix_with_box(x_a, x_b, box)[0], 0.5), "share of pixels"),
-            (lambda x_a, x_b, box: mix_with_box(x_a, x_b, box)[0], "pair"),
-            (lambda x_a, x_b, box: (mix_with_box(x_a, x_b, box)[0], "lam"), "lam should be a number"),
+            (plain_randperm, "paired with themselves"),
+            (flipped, "paired with themselves"),
+            (next_image, "the same every time"),
+            (shift_with_zero, "paired with themselves"),
+            (any_other_image, "not a permutation"),
+            (global_generator, "use the generator you are given"),
+            (neighbour_either_side, "equally likely"),
+            (one_image_allowed, "a batch of one has no partner"),
+            (float_indices, "integer tensor"),
         ],
     ),
-    check.mixed_loss: Catalogue(
-        reference=mixed_loss,
-        right=[loss_by_soft_targets, lambda *a: float(mixed_loss(*a))],
+    check.uniform_cover_box: Catalogue(
+        reference=uniform_box,
+        right=[uniform_box_wider_range, from_far_corner],
         wrong=[
-            (lambda logits, a, b, lam: mixed_loss(logits, a, b, 1 - lam), "weights are swapped"),
-            (lambda logits, a, b, lam: mixed_loss(logits, a, b, lam) * logits.shape[0], "not the sum"),
-            (lambda logits, a, b, lam: F.cross_entropy(logits, a), "labels_b"),
-            (lambda logits, a, b, lam: lam * (F.cross_entropy(logits, a) + F.cross_entropy(logits, b)), "not by lam"),
-            (lambda logits, a, b, lam: (F.cross_entropy(logits, a) + F.cross_entropy(logits, b)) / 2, "not equally"),
-            (_probabilities_mixed_in_the_log, "inside the log"),
-            (lambda logits, a, b, lam: -mixed_loss(logits, a, b, lam), "sign"),
-            (lambda logits, a, b, lam: 2.0 * mixed_loss(logits, a, b, lam), "differs"),  # never "a constant factor"
+            (paper_centre, "near the border are covered less often"),
+            (always_inside, "always stays inside the image"),
+            (swapped_sides, "rows go with the height"),
+            (linear_sides, "its area is (1 - lam)"),
+            (not_clipped, "clip its edges"),
+            (composer_uniform, "lose a row when h is odd"),
+            (box_from_global, "use the generator you are given"),
+            (hangs_over_top_only, "hang over every edge"),
         ],
+        mutations={"zeros": "its area is (1 - lam)", "times_two": "outside the image", "negated": "outside the image",
+                   "rearranged": "outside the image"},
     ),
-    check.smoothed_mixed_targets: Catalogue(
-        reference=smoothed_mixed_targets,
-        right=[smooth_then_mix],
+    check.max_box_accuracy: Catalogue(
+        reference=max_box_accuracy,
+        right=[max_box_accuracy_loops],
         wrong=[
-            (_smoothed_twice, "smoothed twice"),
-            (lambda a, b, lam, k, eps: smoothed_mixed_targets(a, b, lam, k, 0.0), "without smoothing"),
-            (_over_k_minus_one, "K - 1"),
-            (lambda a, b, lam, k, eps: smoothed_mixed_targets(a, b, 1 - lam, k, eps), "weights are swapped"),
-            (_smooth_only_a, "not only labels_a's"),
-            (lambda a, b, lam, k, eps: (smoothed_mixed_targets(a, b, lam, k, 0.0) + eps / k) / (1 + eps),
-             "renormalising"),
-            (lambda a, b, lam, k, eps: smoothed_mixed_targets(a, b, lam, k, eps)[:, :-1], "shape"),
+            (raw_maps, "minimum and maximum before thresholding"),
+            (one_threshold_for_all, "for each IoU level separately"),
+            (only_half, "not only 0.5"),
+            (mean_over_thresholds, "not the average over them"),
+            (strictly_above, "at least delta"),
+            (batch_normalised, "not by those of the whole batch"),
+            (in_percent, "not a percentage"),
         ],
+        mutations={"times_two": "not a percentage"},
     ),
 }

@@ -92,6 +92,55 @@ def test_ten_thousand_shapes_in_a_few_seconds():
     assert time.perf_counter() - start < 6.0  # about 1 s on the 2-core machine; slack for a busy one
 
 
+def test_shapes_default_object_radius_is_unchanged():
+    # the keyword's default reproduces the images every chapter was executed with (values from before it existed)
+    d = data.shapes(6, seed=0)
+    assert d.labels.tolist() == [2, 5, 3, 0, 1, 4]
+    assert d.boxes.tolist() == [[6, 3, 21, 18], [2, 4, 20, 22], [6, 7, 26, 27], [12, 2, 29, 20], [5, 10, 22, 27],
+                                [14, 6, 31, 23]]
+    assert d.masks.sum((1, 2)).tolist() == [113, 170, 200, 233, 200, 135]
+    explicit = data.shapes(64, seed=5, object_radius=(0.2, 0.35))
+    default = data.shapes(64, seed=5)
+    for field in ("images", "labels", "boxes", "masks"):
+        assert torch.equal(getattr(default, field), getattr(explicit, field))
+
+
+@pytest.mark.parametrize("object_radius", [(0.12, 0.18), (0.25, 0.25), (0.4, 0.5)])
+def test_shapes_object_radius_sets_the_size_of_circles(object_radius):
+    size = 48
+    d = data.shapes(200, image_size=size, num_classes=2, background="plain", seed=1, object_radius=object_radius)
+    circles = d.masks[d.labels == 0]
+    radius = (circles.sum((1, 2)).double() / torch.pi).sqrt() / size  # area = pi r^2
+    low, high = object_radius
+    assert radius.min() >= low - 1 / size and radius.max() <= high + 1 / size  # within a pixel of the range
+    assert len(set(d.labels.tolist())) == 2 and d.masks.flatten(1).any(1).all()
+
+
+def test_shapes_larger_radius_covers_more_of_the_image():
+    coverage = [data.shapes(300, seed=2, object_radius=r).masks.double().mean().item()
+                for r in ((0.15, 0.2), (0.2, 0.35), (0.4, 0.5))]
+    assert coverage[0] < coverage[1] < coverage[2]
+    assert 0.12 < coverage[1] < 0.18  # the default: about 15 % of the image
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "error", "match"),
+    [
+        ({"object_radius": 0.3}, TypeError, "object_radius must be a pair"),
+        ({"object_radius": (0.1, 0.2, 0.3)}, TypeError, "object_radius must be a pair"),
+        ({"object_radius": ("a", 0.3)}, TypeError, r"object_radius\[0\]"),
+        ({"object_radius": (0.0, 0.3)}, ValueError, r"object_radius\[0\]"),
+        ({"object_radius": (0.3, 0.2)}, ValueError, r"object_radius\[1\]"),
+        ({"object_radius": (0.3, 0.6)}, ValueError, r"object_radius\[1\]"),
+        ({"object_radius": (0.2, float("nan"))}, ValueError, r"object_radius\[1\]"),
+        ({"object_radius": (0.1, 0.2), "image_size": 16}, ValueError, "3.2 pixels"),
+    ],
+)
+def test_shapes_bad_object_radius(kwargs, error, match):
+    with pytest.raises(error, match=match):
+        data.shapes(4, **kwargs)
+
+
 @pytest.mark.parametrize(
     ("kwargs", "match"),
     [

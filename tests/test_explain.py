@@ -318,6 +318,99 @@ def test_iou_bad_inputs():
         explain.box_iou(torch.zeros(4), torch.zeros(4, dtype=torch.bool))
 
 
+# --------------------------------------------------------------------------------------------- min-max normalisation
+def test_min_max_normalize_spans_zero_to_one_per_map():
+    cams = torch.randn(4, 6, 5, dtype=torch.float64) * torch.tensor([1.0, 3.0, 0.1, 10.0]).view(4, 1, 1) - 2
+    scaled = explain.min_max_normalize(cams)
+    assert scaled.shape == cams.shape and scaled.dtype == torch.float64
+    torch.testing.assert_close(scaled.amin(dim=(1, 2)), torch.zeros(4, dtype=torch.float64))
+    torch.testing.assert_close(scaled.amax(dim=(1, 2)), torch.ones(4, dtype=torch.float64))
+    for cam, one in zip(cams, scaled):  # a batch is normalised map by map
+        torch.testing.assert_close(explain.min_max_normalize(cam), one)
+        torch.testing.assert_close(one, (cam - cam.min()) / (cam.max() - cam.min()))
+
+
+def test_min_max_normalize_is_blind_to_positive_affine_changes_and_to_the_sign():
+    cam = torch.randn(7, 9, dtype=torch.float64)
+    against = cam - cam.max() - 1.0  # negative everywhere: evidence against the class
+    torch.testing.assert_close(explain.min_max_normalize(3 * cam + 5), explain.min_max_normalize(cam))
+    torch.testing.assert_close(explain.min_max_normalize(against), explain.min_max_normalize(cam))
+    assert explain.cam_to_box(against).tolist() == [0, 0, 0, 0]  # thresholding the raw map: no box
+    assert explain.cam_to_box(explain.min_max_normalize(against)).tolist() != [0, 0, 0, 0]  # normalised: a box
+
+
+def test_min_max_box_keeps_pixels_above_min_plus_fraction_of_range():
+    cam = torch.randn(12, 10, dtype=torch.float64)
+    for threshold in (0.1, 0.2, 0.5):
+        mask = cam >= cam.min() + threshold * (cam.max() - cam.min())
+        labels, _ = scipy.ndimage.label(mask.numpy(), structure=np.ones((3, 3)))
+        ys, xs = np.nonzero(labels == 1 + np.bincount(labels.ravel())[1:].argmax())
+        want = [xs.min(), ys.min(), xs.max() + 1, ys.max() + 1]
+        assert explain.cam_to_box(explain.min_max_normalize(cam), threshold).tolist() == want
+
+
+def test_min_max_normalize_of_a_constant_map_is_zero():
+    maps = torch.stack([torch.full((3, 3), 2.5), torch.rand(3, 3)])
+    scaled = explain.min_max_normalize(maps)
+    assert torch.equal(scaled[0], torch.zeros(3, 3)) and torch.isfinite(scaled).all()
+    assert explain.cam_to_box(scaled[0]).tolist() == [0, 0, 0, 0]
+
+
+def test_min_max_normalize_bad_inputs():
+    with pytest.raises(TypeError, match="cam must be a torch.Tensor"):
+        explain.min_max_normalize([[0.0, 1.0]])
+    with pytest.raises(TypeError, match="cam must be a floating-point tensor"):
+        explain.min_max_normalize(torch.ones(3, 3, dtype=torch.int64))
+    with pytest.raises(ValueError, match="cam must be 2-D or 3-D"):
+        explain.min_max_normalize(torch.rand(4))
+    with pytest.raises(ValueError, match="cam must be finite"):
+        explain.min_max_normalize(torch.tensor([[0.0, float("inf")]]))
+
+
+# --------------------------------------------------------------------------------------------- gradient saliency
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_gradient_saliency_is_the_largest_absolute_input_gradient(dtype):
+    model = small_gap_cnn(dtype)
+    x = torch.rand(4, 3, 10, 10, dtype=dtype)
+    classes = torch.tensor([0, 3, 1, 4])
+    saliency = explain.gradient_saliency(model, x, classes)
+    assert saliency.shape == (4, 10, 10) and saliency.dtype == dtype and not saliency.requires_grad
+    for i in range(4):  # one image at a time, by autograd.functional
+        grad = torch.autograd.functional.jacobian(lambda image: model(image[None])[0, classes[i]], x[i])
+        torch.testing.assert_close(saliency[i], grad.abs().amax(dim=0))
+
+
+def test_gradient_saliency_of_a_linear_model_is_its_weight():
+    linear = nn.Sequential(nn.Flatten(), nn.Linear(2 * 3 * 4, 5)).double()
+    saliency = explain.gradient_saliency(linear, torch.rand(2, 2, 3, 4, dtype=torch.float64), 2)
+    want = linear[1].weight[2].reshape(2, 3, 4).abs().amax(dim=0).detach()
+    torch.testing.assert_close(saliency, want.expand(2, 3, 4))
+
+
+def test_gradient_saliency_leaves_the_model_and_input_alone():
+    model = small_gap_cnn()
+    x = torch.rand(2, 3, 8, 8, dtype=torch.float64)
+    with torch.no_grad():
+        saliency = explain.gradient_saliency(model, x, 1)
+    assert saliency.abs().sum() > 0 and not x.requires_grad and x.grad is None
+    assert all(p.grad is None for p in model.parameters()) and not model.training
+
+
+def test_gradient_saliency_bad_inputs():
+    model = small_gap_cnn()
+    x = torch.rand(2, 3, 8, 8, dtype=torch.float64)
+    with pytest.raises(TypeError, match="model must be a torch.nn.Module"):
+        explain.gradient_saliency(lambda t: t, x, 0)
+    with pytest.raises(TypeError, match="x must be a floating-point tensor"):
+        explain.gradient_saliency(model, x.long(), 0)
+    with pytest.raises(ValueError, match="x must be 4-D"):
+        explain.gradient_saliency(model, x[0], 0)
+    with pytest.raises(ValueError, match=r"class_idx must be in \[0, 4\]"):
+        explain.gradient_saliency(model, x, 5)
+    with pytest.raises(ValueError, match="model must return"):
+        explain.gradient_saliency(nn.Flatten(0), x, 0)
+
+
 # --------------------------------------------------------------------------------------------- attention rollout
 def random_attention(layers, batch, heads, tokens, generator, dtype=torch.float64):
     return [torch.softmax(torch.randn(batch, heads, tokens, tokens, generator=generator, dtype=dtype) * 2, dim=-1)

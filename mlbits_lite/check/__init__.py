@@ -16,10 +16,10 @@ Where a number is asked, any numeric type will do (int, float, NumPy scalar, one
 
 One module per chapter holds that chapter's checks; `check.NAME` reaches every one of them:
     backward   chapter 1: backward() as a vector–Jacobian product
-    gelu       chapter 2: GELU derived from dropout, zoneout and ReLU, and Mish
+    gelu       chapter 2: GELU, the expectation of a random gate
     huber      chapter 3: Huber loss vs Smooth L1
     label_smoothing  chapter 4: label smoothing, its optimum, and calibration
-    cam        chapter 5: class activation maps and Grad-CAM
+    cam        chapter 5: class activation maps, Grad-CAM and boxes
     cutmix     chapter 6: CutMix, derived from Cutout and Mixup
     vit        chapter 7: the Vision Transformer from scratch, and attention rollout
     tcn        chapter 8: temporal convolutional networks vs recurrent networks
@@ -28,13 +28,13 @@ One module per chapter holds that chapter's checks; `check.NAME` reaches every o
 from __future__ import annotations
 
 from ._framework import CheckResult
-from .backward import hessian_vector_product, jacobian_by_jvps, predict_grad, softmax_vjp
-from .gelu import gelu_derivative, gelu_tanh, stochastic_gate
-from .cam import box_iou, cam_by_einsum, cam_to_box, grad_cam_from_gradients
-from .huber import delta_for_fraction, huber_elementwise, huber_gradient_ratio
+from .backward import hessian_vector_product, per_sample_jacobians, predict_grad, softmax_vjp
+from .gelu import expected_gate_slope, gelu_gaussian_mean, taylor_cubic
+from .cam import conv_receptive_field, grad_cam_max_pooled, iou_tolerance
+from .huber import contamination_threshold, huber_gradient_ratio, huber_influence
 from .label_smoothing import expected_calibration_error, optimal_logit_gap, smooth_one_hot, smoothed_cross_entropy
-from .cutmix import cutmix_box, mix_with_box, mixed_loss, smoothed_mixed_targets
-from .tcn import causal_conv1d, leak_free_scale, receptive_field
+from .cutmix import max_box_accuracy, partners_without_self, uniform_cover_box
+from .tcn import causal_conv1d, levels_to_cover, path_counts, rnn_critical_path
 from .vit import attention_head, patchify, rollout, vit_param_count
 from .pooling import attention_pool, eos_pool, pooled_dependence
 
@@ -42,32 +42,30 @@ __all__ = [
     "CheckResult",
     # chapter 1
     "softmax_vjp",
-    "jacobian_by_jvps",
+    "per_sample_jacobians",
     "predict_grad",
     "hessian_vector_product",
     # chapter 2
-    "gelu_tanh",
-    "gelu_derivative",
-    "stochastic_gate",
+    "taylor_cubic",
+    "expected_gate_slope",
+    "gelu_gaussian_mean",
     # chapter 3
-    "huber_elementwise",
-    "delta_for_fraction",
+    "contamination_threshold",
     "huber_gradient_ratio",
+    "huber_influence",
     # chapter 4
     "smooth_one_hot",
     "optimal_logit_gap",
     "smoothed_cross_entropy",
     "expected_calibration_error",
     # chapter 5
-    "cam_by_einsum",
-    "grad_cam_from_gradients",
-    "box_iou",
-    "cam_to_box",
+    "iou_tolerance",
+    "grad_cam_max_pooled",
+    "conv_receptive_field",
     # chapter 6
-    "cutmix_box",
-    "mix_with_box",
-    "mixed_loss",
-    "smoothed_mixed_targets",
+    "partners_without_self",
+    "uniform_cover_box",
+    "max_box_accuracy",
     # chapter 7
     "patchify",
     "attention_head",
@@ -75,8 +73,9 @@ __all__ = [
     "rollout",
     # chapter 8
     "causal_conv1d",
-    "receptive_field",
-    "leak_free_scale",
+    "levels_to_cover",
+    "path_counts",
+    "rnn_critical_path",
     # chapter 10
     "pooled_dependence",
     "eos_pool",

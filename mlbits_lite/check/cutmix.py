@@ -1,222 +1,300 @@
-"""Self-checks for chapter 6: CutMix, derived from Cutout and Mixup."""
+"""Self-checks for chapter 6: CutMix, derived from Cutout and Mixup.
+
+The first two exercises ask for a random design, so their checks call the learner's function many times on hidden
+generators and test the properties the design must have (a permutation without fixed points; a box that covers
+every pixel equally often), each with a fixed, generous statistical margin. The third is a metric, checked value by
+value.
+"""
 from __future__ import annotations
 
 import math
-from typing import Callable
+from collections.abc import Callable, Sequence
 
 import torch
-import torch.nn.functional as F
 
-from ._framework import FORMAT, NUMBER, RTOL, Case, CheckResult, Ints, _hidden_generator, as_number, run
+from ..explain import box_iou as _box_iou
+from ..explain import cam_to_box as _cam_to_box
+from ._framework import FORMAT, GENERIC, NUMBER, SPECIFIC, Case, CheckResult, Ints, _hidden_generator, run
 
-__all__ = ["cutmix_box", "mix_with_box", "mixed_loss", "smoothed_mixed_targets"]
+__all__ = ["partners_without_self", "uniform_cover_box", "max_box_accuracy"]
+
+SAME_STATE = "use the generator you are given: the same generator state must give the same answer"
+
+
+def _generator_like(generator: torch.Generator) -> torch.Generator:
+    copy = torch.Generator()
+    copy.set_state(generator.get_state())
+    return copy
+
+
+# ------------------------------------------------------------------------------------------------ partners
+PARTNER_DRAWS = 400
+NOT_PERMUTATION = "not a permutation: every image must be the partner of exactly one image (each index once)"
+FIXED_POINT = ("some images are paired with themselves (perm[i] == i): a random permutation leaves one per batch "
+               "on average")
+ALWAYS_SAME = "the pairing is the same every time: draw it at random from the generator"
+UNEVEN = "some partners come up more often than others: every other image should be equally likely as partner"
+BATCH_OF_ONE = "a batch of one has no partner: raise a ValueError that says so"
+
+
+def _draw_partners(learner: Callable, args: tuple) -> dict | str:
+    """Call the learner PARTNER_DRAWS times on one generator, then once more from the first state (for B >= 2);
+    for B = 1, whether it raises ValueError."""
+    batch_size, generator = args
+    if batch_size == 1:
+        try:
+            learner(batch_size, generator)
+        except NotImplementedError:
+            raise
+        except ValueError:
+            return {"raised": True}
+        except Exception as exc:  # noqa: BLE001  any other error is the learner's, and says nothing clear
+            return {"raised": False, "other": f"{type(exc).__name__}: {exc}"}
+        return {"raised": False}
+    start = _generator_like(generator)
+    draws = [learner(batch_size, generator) for _ in range(PARTNER_DRAWS)]
+    return {"draws": draws, "again": learner(batch_size, start)}
+
+
+def _read_partners(value: object, batch_size: int) -> torch.Tensor | str:
+    if not isinstance(value, torch.Tensor):
+        return f"your function returned a {type(value).__name__}; return a torch.Tensor of indices"
+    if value.is_floating_point() or value.is_complex() or value.dtype == torch.bool:
+        return f"your result has dtype {value.dtype}; return an integer tensor of indices (int64)"
+    if value.shape != (batch_size,):
+        return f"your result has shape {tuple(value.shape)}; return one partner per image, shape ({batch_size},)"
+    return value.detach().cpu().long()
+
+
+def _diagnose_partners(got: dict, case: Case, results: Sequence) -> tuple[int, str] | None:
+    batch_size = case.args[0]
+    if batch_size == 1:
+        if got["raised"]:
+            return None
+        if "other" in got:
+            return FORMAT, f"{BATCH_OF_ONE} (your function raised {got['other']})"
+        return SPECIFIC, BATCH_OF_ONE
+    draws = []
+    for value in got["draws"] + [got["again"]]:
+        perm = _read_partners(value, batch_size)
+        if isinstance(perm, str):
+            return FORMAT, perm
+        draws.append(perm)
+    again, draws = draws[-1], torch.stack(draws[:-1])  # (R, B)
+    if not (draws.sort(dim=1).values == torch.arange(batch_size)).all():
+        return SPECIFIC, NOT_PERMUTATION
+    if (draws == torch.arange(batch_size)).any():
+        return SPECIFIC, FIXED_POINT
+    if batch_size > 2 and (draws == draws[0]).all():  # two images have one pairing only: swap them
+        return SPECIFIC, ALWAYS_SAME
+    if not torch.equal(again, draws[0]):
+        return SPECIFIC, SAME_STATE
+    # each of the B - 1 others equally likely as partner of image i: a chi-square over the off-diagonal counts
+    counts = torch.zeros(batch_size, batch_size)
+    counts.index_put_((torch.arange(batch_size).repeat(len(draws)), draws.flatten()), torch.ones(draws.numel()),
+                      accumulate=True)  # counts[i, j]: how often j was the partner of i
+    off = ~torch.eye(batch_size, dtype=torch.bool)
+    expected = len(draws) / (batch_size - 1)
+    chi2 = float(((counts[off] - expected) ** 2 / expected).sum())
+    dof = batch_size * (batch_size - 2)  # B rows of B - 1 cells, each row summing to R
+    if chi2 > dof + 6 * math.sqrt(2 * dof) + 10:  # far out in the tail for any right answer
+        return SPECIFIC, UNEVEN
+    return None
+
+
+def partners_without_self(learner: Callable[[int, torch.Generator], torch.Tensor]) -> CheckResult:
+    """Exercise: a random pairing of a batch in which no image is its own partner.
+
+    Args:
+        learner: `f(batch_size, generator)` returning an int64 tensor `perm` of shape (batch_size,): image i is
+            mixed with image perm[i]. perm must be a permutation with perm[i] != i for every i, drawn from
+            `generator`, with every other image equally likely as the partner of image i; a batch of one raises
+            ValueError.
+    """
+    g = _hidden_generator("partners_without_self")
+    cases = [Case((batch_size, torch.Generator().manual_seed(int(torch.randint(0, 2**31, (1,), generator=g)))),
+                  None, call=_draw_partners) for batch_size in (2, 5, 3, 8, 16, 1)]
+    return run("partners_without_self", learner, cases, answer=_diagnose_partners,
+               call="f(batch_size, generator)")
+
 
 # ------------------------------------------------------------------------------------------------ the box
-def _box(height: int, width: int, lam: float, cy: int, cx: int, *, side: Callable = lambda lam: math.sqrt(1 - lam),
-         clip: bool = True, to_int: Callable = int) -> tuple[int, int, int, int]:
-    """The CutMix box with centre (cy, cx): sides int(H side(lam)) and int(W side(lam)), edges half a side away."""
-    cut_h, cut_w = to_int(height * side(lam)), to_int(width * side(lam))
-    y0, y1, x0, x1 = cy - cut_h // 2, cy + cut_h // 2, cx - cut_w // 2, cx + cut_w // 2
-    if clip:
-        y0, y1, x0, x1 = max(y0, 0), min(y1, height), max(x0, 0), min(x1, width)
-    return y0, y1, x0, x1
+BOX_DRAWS = 3000
+BOX_NAMES = ("y0", "y1", "x0", "x1")
+OUTSIDE = "the box reaches outside the image or has y1 < y0 or x1 < x0: clip its edges to [0, H] and [0, W]"
+SIDES = ("before clipping the box has h = int(H sqrt(1 - lam)) rows and w = int(W sqrt(1 - lam)) columns: "
+         "its area is (1 - lam) of the image")
+SWAPPED = "rows go with the height and columns with the width: h = int(height sqrt(1 - lam)) rows"
+HALF_SIDES = "the unclipped box must have exactly h rows and w columns: edges at c ± h // 2 lose a row when h is odd"
+INSIDE_ONLY = ("your box always stays inside the image, so pixels near the border are covered less often: let it "
+               "hang over the border, then clip it")
+BORDER = ("pixels near the border are covered less often than central ones: the box must be able to hang over "
+          "every edge of the image (then clip it)")
+UNEVEN_COVER = "some pixels are covered more often than others: every pixel should be equally likely to be in the box"
 
 
-def _box_full_side(height: int, width: int, lam: float, cy: int, cx: int) -> tuple[int, int, int, int]:
-    """The box whose far edge lies a whole side from the near one (an odd side keeps its last row)."""
-    cut_h, cut_w = int(height * math.sqrt(1 - lam)), int(width * math.sqrt(1 - lam))
-    y0, x0 = cy - cut_h // 2, cx - cut_w // 2
-    return max(y0, 0), min(y0 + cut_h, height), max(x0, 0), min(x0 + cut_w, width)
+def _draw_boxes(learner: Callable, args: tuple) -> dict:
+    height, width, lam, generator = args
+    start = _generator_like(generator)
+    draws = [learner(height, width, lam, generator) for _ in range(BOX_DRAWS)]
+    return {"draws": draws, "again": learner(height, width, lam, start)}
 
 
-def cutmix_box(learner: Callable[[int, int, float, int, int], tuple]) -> CheckResult:
-    """Exercise: the CutMix box for a given centre, clipped to the image.
-
-    Args:
-        learner: `f(height, width, lam, cy, cx)` returning `(y0, y1, x0, x1)` as ints (ends exclusive) for the box
-            with sides int(height * sqrt(1 - lam)) and int(width * sqrt(1 - lam)) centred on row cy, column cx.
-    """
-    g = _hidden_generator("cutmix_box")
-    sizes = [(20, 36), (36, 20), (32, 32), (17, 29), (25, 14)]  # non-square first: a swap shows at once
-    problems = []
-    for height, width in sizes:
-        for _ in range(4):
-            lam = float(torch.rand(1, generator=g)) * 0.9 + 0.05
-            cy, cx = int(torch.randint(0, height, (1,), generator=g)), int(torch.randint(0, width, (1,), generator=g))
-            problems.append((height, width, lam, cy, cx))
-    problems += [(20, 36, 1.0, 7, 30), (20, 36, 0.0, 0, 35)]  # lam = 1: an empty box; lam = 0: the whole image
-    cases = []
-    for height, width, lam, cy, cx in problems:
-        want = _box(height, width, lam, cy, cx)
-        y0, y1, x0, x1 = want
-        wrong = {
-            "rows and columns are exchanged: return (y0, y1, x0, x1), the rows first": (x0, x1, y0, y1),
-            "the order is (y0, y1, x0, x1): both row edges first, then both column edges": (y0, x0, y1, x1),
-            "height and width are swapped: rows go with the height, columns with the width":
-                _box(width, height, lam, cy, cx),
-            "the box is not clipped to the image: an edge can fall outside the picture":
-                _box(height, width, lam, cy, cx, clip=False),
-            "the sides scale with (1 - lam): it is the area that should be (1 - lam) of the image":
-                _box(height, width, lam, cy, cx, side=lambda lam: 1 - lam),
-            "the box has the size of the part that stays: it should cover (1 - lam) of the image, not lam":
-                _box(height, width, lam, cy, cx, side=math.sqrt),
-            "round the sides down with int(), as the paper's code does, not to the nearest int":
-                _box(height, width, lam, cy, cx, to_int=round),
-            "both edges lie side // 2 from the centre, as in the paper's code (an odd side loses a row)":
-                _box_full_side(height, width, lam, cy, cx),
-            "the box reaches outside the image or has y1 < y0 or x1 < x0":
-                lambda box, h=height, w=width: not (0 <= box[0] <= box[1] <= h and 0 <= box[2] <= box[3] <= w),
-        }
-        cases.append(Case((height, width, lam, cy, cx), want, wrong))
-    return run("cutmix_box", learner, cases,
-               answer=Ints(("y0", "y1", "x0", "x1"), differs="the box differs from the reference (check the edges: "
-                                                             "each lies half a side, side // 2, from the centre)"))
-
-
-# ------------------------------------------------------------------------------------------------ pasting
-def _pasted(into: torch.Tensor, source: torch.Tensor, rows: slice, cols: slice) -> torch.Tensor:
-    mixed = into.clone()
-    mixed[:, :, rows, cols] = source[:, :, rows, cols]
-    return mixed
-
-
-def _diagnose_mix(got: object, case: Case, results: list) -> tuple[int, str] | None:
-    x_a, x_b, (y0, y1, x0, x1) = case.args
-    want, lam_want = case.want
-    if not isinstance(got, (tuple, list)) or len(got) != 2:
-        return FORMAT, "return a pair (mixed, lam)"
-    mixed, lam = got
-    if not isinstance(mixed, torch.Tensor):
-        return FORMAT, f"mixed should be a torch.Tensor, got {type(mixed).__name__}"
-    if mixed.shape != want.shape:
-        return FORMAT, f"mixed has shape {tuple(mixed.shape)}; keep the batch's shape"
-    mixed = mixed.detach().cpu()
-    if not torch.equal(mixed, want.to(mixed.dtype)):
-        height, width = x_a.shape[-2:]
-        variants = {
-            "the roles are reversed: the box comes from x_b and goes into x_a":
-                _pasted(x_b, x_a, slice(y0, y1), slice(x0, x1)),
-            "the ends y1 and x1 are exclusive, as in a slice": _pasted(x_a, x_b, slice(y0, y1 + 1), slice(x0, x1 + 1)),
-            "rows and columns are exchanged: y indexes dimension 2 (height), x dimension 3 (width)":
-                _pasted(x_a, x_b, slice(x0, x1), slice(y0, y1)),
-            "every image got the patch of the first image of x_b: paste each image's own patch":
-                _pasted(x_a, x_b[:1].expand_as(x_b), slice(y0, y1), slice(x0, x1)),
-            "the mixed images hold x_b's whole image: paste only the box": x_b,
-        }
-        for hint, value in variants.items():
-            if not torch.equal(value, want) and torch.equal(mixed, value.to(mixed.dtype)):
-                return 1, hint
-        return 3, "the mixed images differ from the reference"
-    value = as_number(lam)
-    if isinstance(value, str):
-        return FORMAT, f"lam should be a number: {value}"
-    if math.isclose(value, lam_want, rel_tol=RTOL, abs_tol=1e-12):
+def _diagnose_box(got: dict, case: Case, results: Sequence) -> tuple[int, str] | None:
+    height, width, lam = case.args[:3]
+    reader = Ints(BOX_NAMES)
+    boxes = []
+    for value in got["draws"] + [got["again"]]:
+        box = reader.read(value)
+        if isinstance(box, str):
+            return FORMAT, box
+        boxes.append(box)
+    again, boxes = boxes[-1], torch.tensor(boxes[:-1])  # (R, 4) as (y0, y1, x0, x1)
+    y0, y1, x0, x1 = boxes.unbind(1)
+    if not ((0 <= y0) & (y0 <= y1) & (y1 <= height) & (0 <= x0) & (x0 <= x1) & (x1 <= width)).all():
+        return SPECIFIC, OUTSIDE
+    h, w = int(height * math.sqrt(1 - lam)), int(width * math.sqrt(1 - lam))
+    rows, cols = y1 - y0, x1 - x0
+    free_rows, free_cols = (y0 > 0) & (y1 < height), (x0 > 0) & (x1 < width)  # edges not clipped
+    never_whole = (h <= height - 2 and not free_rows.any()) or (w <= width - 2 and not free_cols.any())
+    if never_whole or (rows > h).any() or (cols > w).any() or (rows[free_rows] != h).any() or \
+            (cols[free_cols] != w).any():
+        seen = bool(free_rows.any() or free_cols.any())
+        if seen and h != w and (rows[free_rows] == w).all() and (cols[free_cols] == h).all() and \
+                rows.max() <= w and cols.max() <= h:
+            return SPECIFIC, SWAPPED
+        if free_rows.any() and free_cols.any() and ((h % 2 == 1 and (rows[free_rows] == h - 1).all()) or
+                                                    (w % 2 == 1 and (cols[free_cols] == w - 1).all())):
+            return SPECIFIC, HALF_SIDES
+        return SPECIFIC, SIDES
+    if again != tuple(boxes[0].tolist()):
+        return SPECIFIC, SAME_STATE
+    inside = torch.zeros(len(boxes), height, width)
+    for i, (a, b, c, d) in enumerate(boxes.tolist()):
+        inside[i, a:b, c:d] = 1
+    cover = inside.mean(0)  # (H, W): how often each pixel was in the box
+    level = float(cover.mean())
+    spread = math.sqrt(max(level * (1 - level), 1e-12) / len(boxes))
+    if float((cover - level).abs().max()) <= 5 * spread + 0.01:
         return None
-    area = (y1 - y0) * (x1 - x0)
-    height, width = x_a.shape[-2:]
-    lam_hints = {
-        "that lam is the share of x_b; lam weighs x_a, the pixels outside the box": area / (height * width),
-        "the image has height · width pixels: you used one side squared": 1 - area / (height * height),
-        "the image has height · width pixels: you used one side squared ": 1 - area / (width * width),
-    }
-    for hint, candidate in lam_hints.items():
-        if not math.isclose(candidate, lam_want, rel_tol=RTOL) and math.isclose(value, candidate, rel_tol=RTOL):
-            return 1, hint.strip()
-    return 3, "lam is not the share of pixels that come from x_a"
+    clipped = (rows < h) | (cols < w)
+    ring = torch.ones(height, width, dtype=torch.bool)
+    ring[1:-1, 1:-1] = False  # the outermost pixels
+    if not clipped.any():
+        return SPECIFIC, INSIDE_ONLY
+    if float(cover[ring].mean()) < float(cover[~ring].mean()) - 5 * spread:
+        return SPECIFIC, BORDER
+    return GENERIC, UNEVEN_COVER
 
 
-def mix_with_box(learner: Callable[[torch.Tensor, torch.Tensor, tuple], tuple]) -> CheckResult:
-    """Exercise: paste a box of x_b into x_a and return the corrected lam.
+def uniform_cover_box(learner: Callable[[int, int, float, torch.Generator], tuple]) -> CheckResult:
+    """Exercise: a CutMix box placed so that every pixel is equally likely to be pasted over.
 
     Args:
-        learner: `f(x_a, x_b, box)` for batches (B, C, H, W) and box = (y0, y1, x0, x1) (ends exclusive),
-            returning `(mixed, lam)`: x_a with the box taken from x_b, and lam (any kind of number) the share of
-            pixels from x_a. It must not modify x_a or x_b.
+        learner: `f(height, width, lam, generator)` returning `(y0, y1, x0, x1)` (ints, ends exclusive): a box of
+            h = int(height sqrt(1 - lam)) rows and w = int(width sqrt(1 - lam)) columns before clipping, placed at
+            random (from `generator`) so that every pixel of the image is inside it with the same probability, then
+            clipped to the image.
     """
-    g = _hidden_generator("mix_with_box")
-    shapes = [(2, 3, 10, 16), (3, 1, 15, 9), (1, 3, 12, 12), (2, 2, 7, 11)]
-    problems = []
-    for batch, channels, height, width in shapes:
-        y0 = int(torch.randint(0, height - 2, (1,), generator=g))
-        x0 = int(torch.randint(0, width - 2, (1,), generator=g))
-        y1 = int(torch.randint(y0 + 1, height, (1,), generator=g))
-        x1 = int(torch.randint(x0 + 1, width, (1,), generator=g))
-        problems.append((batch, channels, height, width, (y0, y1, x0, x1)))
-    problems.append((2, 3, 8, 8, (0, 8, 0, 8)))  # the whole image: lam = 0
-    cases = []
-    for batch, channels, height, width, box in problems:
-        x_a = torch.rand(batch, channels, height, width, generator=g, dtype=torch.float64)
-        x_b = torch.rand(batch, channels, height, width, generator=g, dtype=torch.float64) + 2  # tell A and B apart
-        y0, y1, x0, x1 = box
-        want = _pasted(x_a, x_b, slice(y0, y1), slice(x0, x1))
-        cases.append(Case((x_a, x_b, box), (want, 1 - (y1 - y0) * (x1 - x0) / (height * width))))
-    return run("mix_with_box", learner, cases, answer=_diagnose_mix, keep_inputs=True)
+    g = _hidden_generator("uniform_cover_box")
+    sizes = ((12, 20, 0.6), (20, 12, 0.3), (9, 15, 0.05), (16, 16, 0.75), (15, 11, 0.5))  # non-square first
+    cases = [Case((height, width, lam, torch.Generator().manual_seed(int(torch.randint(0, 2**31, (1,), generator=g)))),
+                  None, call=_draw_boxes) for height, width, lam in sizes]
+    return run("uniform_cover_box", learner, cases, answer=_diagnose_box, call="f(height, width, lam, generator)")
 
 
-# ------------------------------------------------------------------------------------------------ the loss
-def mixed_loss(learner: Callable[[torch.Tensor, torch.Tensor, torch.Tensor, float], torch.Tensor]) -> CheckResult:
-    """Exercise: the mixed loss lam CE(logits, labels_a) + (1 - lam) CE(logits, labels_b), mean over the batch.
+# ------------------------------------------------------------------------------------------------ MaxBoxAcc
+IOU_LEVELS = (0.3, 0.5, 0.7)
+
+
+def _normalised(cams: torch.Tensor) -> torch.Tensor:
+    low = cams.amin(dim=(1, 2), keepdim=True)
+    high = cams.amax(dim=(1, 2), keepdim=True)
+    return (cams - low) / (high - low)  # each map to [0, 1]
+
+
+def _box_accuracy(maps: torch.Tensor, boxes: torch.Tensor, thresholds: Sequence[float], *, relative: bool = True,
+                  strict: bool = False) -> torch.Tensor:
+    """(T, len(IOU_LEVELS)) share of maps whose box at threshold t has IoU >= delta (> delta when strict)."""
+    rows = []
+    for t in thresholds:
+        iou = _box_iou(_cam_to_box(maps, float(t)), boxes)  # (N,)
+        hit = [(iou > d) if strict else (iou >= d) for d in IOU_LEVELS]
+        rows.append(torch.stack(hit).double().mean(dim=1))
+    return torch.stack(rows)
+
+
+def _max_box_accuracy(cams: torch.Tensor, boxes: torch.Tensor, thresholds: Sequence[float]) -> float:
+    accuracy = _box_accuracy(_normalised(cams), boxes, thresholds)  # (T, 3)
+    return float(accuracy.max(dim=0).values.mean())  # best threshold per IoU level, then the mean over levels
+
+
+def _blob(size: int, centre: tuple[float, float], spread: tuple[float, float]) -> torch.Tensor:
+    ys = torch.arange(size, dtype=torch.float64)[:, None]
+    xs = torch.arange(size, dtype=torch.float64)[None, :]
+    return torch.exp(-((xs - centre[0]) / spread[0]) ** 2 / 2 - ((ys - centre[1]) / spread[1]) ** 2 / 2)
+
+
+def max_box_accuracy(learner: Callable[[torch.Tensor, torch.Tensor, torch.Tensor], float]) -> CheckResult:
+    """Exercise: MaxBoxAcc over three IoU levels: the best threshold for each level, then their mean.
 
     Args:
-        learner: `f(logits, labels_a, labels_b, lam)` for logits (B, K), integer labels (B,) and a float lam,
-            returning the scalar loss.
+        learner: `f(cams, boxes, thresholds)` for maps (N, H, W), true boxes (N, 4) as (x0, y0, x1, y1) with
+            exclusive ends, and a 1-D tensor of thresholds in [0, 1]; returns a number in [0, 1]: each map
+            min-max normalised to [0, 1], its box at threshold t the box of the largest 8-connected region of
+            pixels >= t (`cam_to_box`), and for each IoU level delta in (0.3, 0.5, 0.7) the best share of maps with
+            IoU >= delta over the thresholds; the result is the mean of those three shares.
     """
-    g = _hidden_generator("mixed_loss")
+    g = _hidden_generator("max_box_accuracy")
     cases = []
-    for batch, classes, lam in ((5, 4, 0.3), (8, 10, 0.85), (3, 3, 0.6), (6, 5, 1.0)):
-        logits = torch.randn(batch, classes, generator=g, dtype=torch.float64) * 2
-        labels_a = torch.randint(0, classes, (batch,), generator=g)
-        labels_b = torch.randint(0, classes, (batch,), generator=g)
-        ce_a, ce_b = F.cross_entropy(logits, labels_a), F.cross_entropy(logits, labels_b)
-        p = logits.softmax(1)
-        want = lam * ce_a + (1 - lam) * ce_b  # = CE with the soft target lam y_a + (1 - lam) y_b
+    for n, size, count in ((12, 20, 9), (9, 16, 6), (15, 24, 11)):
+        cams, boxes = [], []
+        for _ in range(n):
+            cx, cy = (float(v) for v in 4 + (size - 8) * torch.rand(2, generator=g, dtype=torch.float64))
+            sx, sy = (float(v) for v in 1.5 + 3 * torch.rand(2, generator=g, dtype=torch.float64))
+            other = tuple(float(v) for v in size * torch.rand(2, generator=g, dtype=torch.float64))
+            cam = _blob(size, (cx, cy), (sx, sy)) + 0.6 * _blob(size, other, (2.0, 2.0))  # the object and a decoy
+            cam = cam + 0.3 * torch.rand(size, size, generator=g, dtype=torch.float64) - 0.5  # noise; minimum < 0
+            scale, offset = (float(v) for v in torch.rand(2, generator=g, dtype=torch.float64))
+            cam = (0.2 + 3 * scale) * cam - offset  # maps on different scales
+            x0, y0 = int(cx - 1.5 * sx), int(cy - 1.5 * sy)
+            jitter = torch.randint(-2, 3, (2,), generator=g).tolist()
+            box = [max(x0 + jitter[0], 0), max(y0 + jitter[1], 0), min(int(cx + 1.5 * sx) + 1, size),
+                   min(int(cy + 1.5 * sy) + 1, size)]
+            cams.append(cam)
+            boxes.append(box)
+        cams, boxes = torch.stack(cams), torch.tensor(boxes)
+        thresholds = torch.linspace(0.05, 0.95, count, dtype=torch.float64)
+        accuracy = _box_accuracy(_normalised(cams), boxes, thresholds)  # (T, 3)
+        raw = _box_accuracy(cams, boxes, thresholds)
         wrong = {
-            "the weights are swapped: lam belongs to labels_a": (1 - lam) * ce_a + lam * ce_b,
-            "reduce with the mean over the batch, not the sum": want * batch,
-            "both labels count: weigh the loss of labels_b by (1 - lam)": ce_a,
-            "the loss of labels_b is weighed by (1 - lam), not by lam": lam * (ce_a + ce_b),
-            "weigh the two losses by lam and (1 - lam), not equally": (ce_a + ce_b) / 2,
-            "that mixes the probabilities inside the log; the loss mixes the two cross-entropies":
-                -torch.log(lam * p.gather(1, labels_a[:, None]) + (1 - lam) * p.gather(1, labels_b[:, None])).mean(),
+            "normalise each map to [0, 1] with its own minimum and maximum before thresholding":
+                float(raw.max(dim=0).values.mean()),
+            "choose the best threshold for each IoU level separately, then average the three":
+                float(accuracy.mean(dim=1).max()),
+            "average over the three IoU levels 0.3, 0.5 and 0.7, not only 0.5": float(accuracy[:, 1].max()),
+            "take the best threshold (the maximum over thresholds), not the average over them":
+                float(accuracy.mean(dim=0).mean()),
+            "a box counts when its IoU is at least delta (>=), not strictly above it":
+                float(_box_accuracy(_normalised(cams), boxes, thresholds, strict=True).max(dim=0).values.mean()),
+            "normalise each map by its own minimum and maximum, not by those of the whole batch": float(
+                _box_accuracy((cams - cams.min()) / (cams.max() - cams.min()), boxes, thresholds)
+                .max(dim=0).values.mean()),
+            "an accuracy is a share in [0, 1], not a percentage": 100 * float(accuracy.max(dim=0).values.mean()),
         }
-        cases.append(Case((logits, labels_a, labels_b, lam), float(want), {h: float(w) for h, w in wrong.items()}))
-    return run("mixed_loss", learner, cases, answer=NUMBER)
-
-
-# ------------------------------------------------------------------------------------------------ smoothing once
-def smoothed_mixed_targets(
-    learner: Callable[[torch.Tensor, torch.Tensor, float, int, float], torch.Tensor]
-) -> CheckResult:
-    """Exercise: soft targets for a mixed batch with label smoothing applied exactly once.
-
-    Args:
-        learner: `f(labels_a, labels_b, lam, num_classes, epsilon)` returning (B, K) targets: the mix
-            lam y_a + (1 - lam) y_b of one-hot targets, smoothed once with epsilon spread over all K classes.
-    """
-    g = _hidden_generator("smoothed_mixed_targets")
-    cases = []
-    for batch, classes, lam, epsilon in ((4, 5, 0.3, 0.1), (6, 10, 0.75, 0.2), (3, 3, 0.55, 0.05), (5, 7, 1.0, 0.1)):
-        labels_a = torch.randint(0, classes, (batch,), generator=g)
-        labels_b = torch.randint(0, classes, (batch,), generator=g)
-        one_a = F.one_hot(labels_a, classes).double()
-        one_b = F.one_hot(labels_b, classes).double()
-        mixed = lam * one_a + (1 - lam) * one_b
-
-        def smooth(q: torch.Tensor, eps: float = epsilon, k: int = classes) -> torch.Tensor:
-            return (1 - eps) * q + eps / k
-
-        want = smooth(mixed)
-        wrong = {
-            "the targets are smoothed twice: smooth once, before or after mixing (it comes to the same)":
-                smooth(smooth(mixed)),
-            "these are the mixed targets without smoothing": mixed,
-            "epsilon is spread over all K classes (eps / K each), not over the K - 1 wrong ones":
-                (1 - epsilon) * mixed + epsilon / (classes - 1) * (1 - mixed),
-            "the weights are swapped: lam belongs to labels_a": smooth((1 - lam) * one_a + lam * one_b),
-            "smooth both targets (or their mix), not only labels_a's": lam * smooth(one_a) + (1 - lam) * one_b,
-            "(1 - ε) q + ε/K already sums to 1: scale q by (1 - ε) instead of renormalising":
-                (mixed + epsilon / classes) / (1 + epsilon),
-        }
-        cases.append(Case((labels_a, labels_b, lam, classes, epsilon), want, wrong))
-    return run("smoothed_mixed_targets", learner, cases)
-
+        cases.append(Case((cams, boxes, thresholds), float(accuracy.max(dim=0).values.mean()), wrong))
+    # flat blocks whose boxes have IoU exactly 0.3, 0.5 and 0.7 with the true boxes: >= and > part here
+    found = torch.tensor([[0, 0, 3, 10], [2, 2, 6, 6], [0, 0, 7, 10], [1, 1, 9, 9]])  # (x0, y0, x1, y1)
+    truth = torch.tensor([[0, 0, 10, 10], [2, 2, 6, 10], [0, 0, 10, 10], [1, 1, 9, 9]])  # IoU .3, .5, .7, 1
+    cams = 0.01 * torch.rand(4, 12, 12, generator=g, dtype=torch.float64) - 0.5
+    for cam, (x0, y0, x1, y1) in zip(cams, found.tolist()):
+        cam[y0:y1, x0:x1] += 1
+    thresholds = torch.tensor([0.25, 0.5, 0.75], dtype=torch.float64)
+    accuracy = _box_accuracy(_normalised(cams), truth, thresholds)
+    strict = _box_accuracy(_normalised(cams), truth, thresholds, strict=True)
+    wrong = {"a box counts when its IoU is at least delta (>=), not strictly above it":
+             float(strict.max(dim=0).values.mean()),
+             "average over the three IoU levels 0.3, 0.5 and 0.7, not only 0.5": float(accuracy[:, 1].max()),
+             "an accuracy is a share in [0, 1], not a percentage": 100 * float(accuracy.max(dim=0).values.mean())}
+    cases.append(Case((cams, truth, thresholds), float(accuracy.max(dim=0).values.mean()), wrong))
+    return run("max_box_accuracy", learner, cases, answer=NUMBER, call="f(cams, boxes, thresholds)")
