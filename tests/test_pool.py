@@ -76,7 +76,8 @@ def test_extra_padding_never_changes_the_pooled_vector(lengths, extra, mode):
     ids[torch.arange(len(lengths)), torch.tensor(lengths) - 1] = 1000  # the end-of-text id, the largest
     short = models.pool(hidden[:, :T], mask[:, :T], mode, token_ids=ids[:, :T])
     long = models.pool(hidden, mask, mode, token_ids=ids)
-    torch.testing.assert_close(long, short, rtol=0, atol=0)
+    exact = mode != "mean"  # a sum over more (zero) terms may round in another order: equal to round-off
+    torch.testing.assert_close(long, short, rtol=0 if exact else 1e-14, atol=0 if exact else 1e-15)
 
 
 def test_gradient_reaches_only_the_pooled_real_tokens():
