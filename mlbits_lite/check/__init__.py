@@ -23,6 +23,7 @@ One module per chapter holds that chapter's checks; `check.NAME` reaches every o
     cutmix     chapter 6: CutMix, derived from Cutout and Mixup
     vit        chapter 7: the Vision Transformer from scratch, and attention rollout
     tcn        chapter 8: temporal convolutional networks vs recurrent networks
+    pooling    chapter 10: pooling a sequence into one vector
 """
 from __future__ import annotations
 
@@ -35,6 +36,7 @@ from .label_smoothing import expected_calibration_error, optimal_logit_gap, smoo
 from .cutmix import max_box_accuracy, partners_without_self, uniform_cover_box
 from .tcn import causal_conv1d, levels_to_cover, path_counts, rnn_critical_path
 from .vit import attention_head, patchify, rollout, vit_param_count
+from .pooling import attention_pool, eos_pool, pooled_dependence
 
 __all__ = [
     "CheckResult",
@@ -74,4 +76,8 @@ __all__ = [
     "levels_to_cover",
     "path_counts",
     "rnn_critical_path",
+    # chapter 10
+    "pooled_dependence",
+    "eos_pool",
+    "attention_pool",
 ]
