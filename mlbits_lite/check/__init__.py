@@ -9,8 +9,8 @@ private, fixed seed), compares with a reference implementation, and returns a `C
     not yet -- the function still raises NotImplementedError.
 
 Checks never print expected values, only what is wrong in kind. They never raise for a wrong answer, so "Run all"
-always reaches the end of a notebook. They enforce an exercise's own rules: "by hand" refuses autograd, "from n
-JVPs" counts the calls of the `jvp` the check passes in, "without forming the Hessian" refuses Hessian builders.
+always reaches the end of a notebook. They enforce an exercise's own rules: "by hand" refuses autograd, "from m
+VJPs" counts the calls of the `vjp` the check passes in, "without forming the Hessian" refuses Hessian builders.
 Where a number is asked, any numeric type will do (int, float, NumPy scalar, one-element tensor).
 `_framework` holds the machinery and explains how to write a new check.
 
@@ -23,6 +23,7 @@ One module per chapter holds that chapter's checks; `check.NAME` reaches every o
     cutmix     chapter 6: CutMix, derived from Cutout and Mixup
     vit        chapter 7: the Vision Transformer from scratch, and attention rollout
     tcn        chapter 8: temporal convolutional networks vs recurrent networks
+    perturbation  chapter 9: meaningful perturbation
     pooling    chapter 10: pooling a sequence into one vector
 """
 from __future__ import annotations
@@ -31,6 +32,7 @@ from ._framework import CheckResult
 from .backward import hessian_vector_product, per_sample_jacobians, predict_grad, softmax_vjp
 from .gelu import expected_gate_slope, gelu_gaussian_mean, taylor_cubic
 from .cam import conv_receptive_field, grad_cam_max_pooled, iou_tolerance
+from .perturbation import fastest_deletion_curve, optimal_linear_mask, tv_gradient
 from .huber import contamination_threshold, huber_gradient_ratio, huber_influence
 from .label_smoothing import expected_calibration_error, optimal_logit_gap, smooth_one_hot, smoothed_cross_entropy
 from .cutmix import max_box_accuracy, partners_without_self, uniform_cover_box
@@ -62,6 +64,10 @@ __all__ = [
     "iou_tolerance",
     "grad_cam_max_pooled",
     "conv_receptive_field",
+    # chapter 9
+    "tv_gradient",
+    "optimal_linear_mask",
+    "fastest_deletion_curve",
     # chapter 6
     "partners_without_self",
     "uniform_cover_box",
