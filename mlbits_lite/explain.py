@@ -504,7 +504,7 @@ def meaningful_perturbation(
     perturbation: str = "blur",
     mask_size: int = 8,
     steps: int = 150,
-    l1: float = 1.0,
+    l1: float = 0.05,
     tv: float = 0.2,
     beta: float = 3.0,
     lr: float = 0.1,
