@@ -1,4 +1,4 @@
-"""Chapter 8's self-checks: the catalogue of answers (run by test_check_contract.py)."""
+"""Chapter 9's self-checks: the catalogue of answers (run by test_check_contract.py)."""
 from __future__ import annotations
 
 import math

@@ -20,10 +20,10 @@ One module per chapter holds that chapter's checks; `check.NAME` reaches every o
     huber      chapter 3: Huber loss vs Smooth L1
     label_smoothing  chapter 4: label smoothing, its optimum, and calibration
     cam        chapter 5: class activation maps, Grad-CAM and boxes
-    cutmix     chapter 6: CutMix, derived from Cutout and Mixup
-    vit        chapter 7: the Vision Transformer from scratch, and attention rollout
-    tcn        chapter 8: temporal convolutional networks vs recurrent networks
-    perturbation  chapter 9: meaningful perturbation
+    perturbation  chapter 6: meaningful perturbation
+    cutmix     chapter 7: CutMix, derived from Cutout and Mixup
+    vit        chapter 8: the Vision Transformer from scratch, and attention rollout
+    tcn        chapter 9: temporal convolutional networks vs recurrent networks
     pooling    chapter 10: pooling a sequence into one vector
 """
 from __future__ import annotations
@@ -64,20 +64,20 @@ __all__ = [
     "iou_tolerance",
     "grad_cam_max_pooled",
     "conv_receptive_field",
-    # chapter 9
+    # chapter 6
     "tv_gradient",
     "optimal_linear_mask",
     "fastest_deletion_curve",
-    # chapter 6
+    # chapter 7
     "partners_without_self",
     "uniform_cover_box",
     "max_box_accuracy",
-    # chapter 7
+    # chapter 8
     "patchify",
     "attention_head",
     "vit_param_count",
     "rollout",
-    # chapter 8
+    # chapter 9
     "causal_conv1d",
     "levels_to_cover",
     "path_counts",

@@ -1,4 +1,4 @@
-"""Self-checks for chapter 9: meaningful perturbation."""
+"""Self-checks for chapter 6: meaningful perturbation."""
 from __future__ import annotations
 
 import math

@@ -1,4 +1,4 @@
-"""Self-checks for chapter 8: temporal convolutional networks vs recurrent networks."""
+"""Self-checks for chapter 9: temporal convolutional networks vs recurrent networks."""
 from __future__ import annotations
 
 import math
