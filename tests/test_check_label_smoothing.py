@@ -26,6 +26,10 @@ def smoothed_cross_entropy(logits, target, epsilon):
     return (1 - epsilon) * F.nll_loss(log_p, target) - epsilon * log_p.mean(dim=1).mean()
 
 
+def smoothing_for_confidence(num_classes, confidence):
+    return (1 - confidence) * num_classes / (num_classes - 1)
+
+
 def _bins(probs, labels, n_bins, low=lambda m, M: m / M, high=lambda m, M: (m + 1) / M, left_closed=False,
           confidence=None, bins=None):
     """ECE with switches for the usual slips; the defaults are the right answer."""
@@ -177,6 +181,21 @@ CATALOGUE = {
                                                                 & (p.max(1).values <= (i + 1) / m)).double().mean())
                                   for i in range(m) if ((p.max(1).values > i / m)
                                                         & (p.max(1).values <= (i + 1) / m)).any())) / m, "not 1/M"),
+        ],
+    ),
+    check.smoothing_for_confidence: Catalogue(
+        reference=smoothing_for_confidence,
+        right=[lambda k, c: torch.tensor(1 - c) / (1 - 1 / k),  # a 0-d tensor, and another form: (1 - c) / (1 - 1/K)
+               lambda k, c: np.float32(k * (1 - c) / (k - 1))],
+        wrong=[
+            (lambda k, c: 1 - c, "keeps its share"),
+            (lambda k, c: (1 - c) * (k - 1) / k, "not (K − 1)/K"),
+            (lambda k, c: (1 - c) * k, "divide 1 − c"),
+            (lambda k, c: (1 - c) / (k - 1), "whole mass"),
+            (lambda k, c: c * k / (k - 1), "not c"),
+            (lambda k, c: math.log(c * (k - 1) / (1 - c)), "logit gap"),
+            (lambda k, c: "0.1", "return a number"),
+            (lambda k, c: 1.1 * smoothing_for_confidence(k, c), "differs"),
         ],
     ),
 }

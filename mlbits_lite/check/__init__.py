@@ -34,7 +34,8 @@ from .gelu import expected_gate_slope, gelu_gaussian_mean, taylor_cubic
 from .cam import conv_receptive_field, grad_cam_max_pooled, iou_tolerance
 from .perturbation import fastest_deletion_curve, optimal_linear_mask, tv_gradient
 from .huber import contamination_threshold, huber_gradient_ratio, huber_influence
-from .label_smoothing import expected_calibration_error, optimal_logit_gap, smooth_one_hot, smoothed_cross_entropy
+from .label_smoothing import (expected_calibration_error, optimal_logit_gap, smooth_one_hot, smoothed_cross_entropy,
+                              smoothing_for_confidence)
 from .cutmix import max_box_accuracy, partners_without_self, uniform_cover_box
 from .tcn import causal_conv1d, levels_to_cover, path_counts, rnn_critical_path
 from .vit import attention_head, patchify, rollout, vit_param_count
@@ -60,6 +61,7 @@ __all__ = [
     "optimal_logit_gap",
     "smoothed_cross_entropy",
     "expected_calibration_error",
+    "smoothing_for_confidence",
     # chapter 5
     "iou_tolerance",
     "grad_cam_max_pooled",

@@ -9,7 +9,8 @@ import torch.nn.functional as F
 
 from ._framework import NUMBER, Case, CheckResult, _hidden_generator, as_number, run
 
-__all__ = ["smooth_one_hot", "optimal_logit_gap", "smoothed_cross_entropy", "expected_calibration_error"]
+__all__ = ["smooth_one_hot", "optimal_logit_gap", "smoothed_cross_entropy", "expected_calibration_error",
+           "smoothing_for_confidence"]
 
 
 # ------------------------------------------------------------------------------------------------ the checks
@@ -180,3 +181,25 @@ def expected_calibration_error(learner: Callable[[torch.Tensor, torch.Tensor, in
         want = variants.pop("")
         cases.append(Case((probs, labels, n_bins), want, variants))
     return run("expected_calibration_error", learner, cases, answer=_diagnose_ece)
+
+
+def smoothing_for_confidence(learner: Callable[[int, float], float]) -> CheckResult:
+    """Exercise: the ε (ε/K convention) whose loss optimum gives the true class probability `confidence`.
+
+    Args:
+        learner: `f(num_classes, confidence)` for 1/K < confidence < 1, returning ε as a number.
+    """
+    cases = []
+    for k, c in ((10, 0.9), (3, 0.8), (5, 0.7), (4, 0.6)):
+        want = (1 - c) * k / (k - 1)  # solves 1 - ε + ε/K = c
+        wrong = {
+            "the true class keeps its share ε/K of the uniform part (1 − c is the ε of the ε/(K − 1) convention)":
+                1 - c,
+            "the factor is K/(K − 1), not (K − 1)/K": (1 - c) * (k - 1) / k,
+            "1 − ε + ε/K = 1 − ε(K − 1)/K: divide 1 − c by (K − 1)/K": (1 - c) * k,
+            "ε is the whole mass taken from the label, not one class's share ε/K": (1 - c) / (k - 1),
+            "ε multiplies 1 − c, the mass left for the other classes, not c": c * k / (k - 1),
+            "that is the optimal logit gap for this confidence, not ε": math.log(c / ((1 - c) / (k - 1))),
+        }
+        cases.append(Case((k, c), want, wrong))
+    return run("smoothing_for_confidence", learner, cases, answer=NUMBER)
