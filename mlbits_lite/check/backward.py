@@ -105,7 +105,7 @@ def predict_grad(learner: Callable[[torch.Tensor, int], torch.Tensor]) -> CheckR
 
 
 def hessian_vector_product(learner: Callable[[Callable, torch.Tensor, torch.Tensor], torch.Tensor]) -> CheckResult:
-    """Exercise: a Hessian–vector product by differentiating the gradient (create_graph=True).
+    """Exercise: a Hessian–vector product by differentiating the gradient (reverse or forward over reverse).
 
     The check refuses Hessian and Jacobian builders (torch.autograd.functional, torch.func.hessian, jacrev,
     jacfwd, vmap) and more than two gradient calls.
@@ -134,5 +134,6 @@ def hessian_vector_product(learner: Callable[[Callable, torch.Tensor, torch.Tens
         }
         cases.append(Case((fn, x, v), H @ v, wrong))
     exact = Tensor(exact=True, near="close to H v, but not exact: a finite difference of gradients (or float32) "
-                                    "only approximates H v; differentiate the gradient itself (create_graph=True)")
+                                    "only approximates H v; differentiate the gradient itself (create_graph=True, or "
+                                    "a JVP of torch.func.grad)")
     return run("hessian_vector_product", learner, cases, answer=exact, rules=(no_hessian, gradient_calls(2)))
