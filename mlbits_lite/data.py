@@ -7,6 +7,7 @@
     adding_problem      the adding problem of recurrent-network benchmarks                    (generated)
     copy_memory         the copy-memory task of the TCN paper                                 (generated)
     photos              three real photographs                                                (scikit-image)
+    paraphrases         48 questions with a paraphrase and a distractor each, the book's own  (bundled CSV)
 
 `loader` wraps tensors in a seeded DataLoader; `train_val_split` holds out a fixed validation set.
 """
@@ -401,3 +402,35 @@ def train_val_split(
     order = torch.randperm(n, generator=torch.Generator().manual_seed(seed))
     val, train = order[:n_val], order[n_val:]
     return tuple(t[train] for t in tensors), tuple(t[val] for t in tensors)
+
+
+# ----------------------------------------------------------------------------------------------- paraphrases
+@dataclass
+class Paraphrases:
+    """The book's own sentence-retrieval set: each query has one paraphrase and one same-subject distractor.
+
+    ``paraphrases[i]`` says what ``queries[i]`` says in other words; ``distractors[i]`` is about the same subject
+    (and ``topics[i]``) but asks something else. Retrieval: rank every paraphrase and distractor for each query;
+    the right answer for query i is paraphrase i.
+    """
+
+    topics: list[str]
+    queries: list[str]
+    paraphrases: list[str]
+    distractors: list[str]
+
+
+def paraphrases() -> Paraphrases:
+    """48 English questions, each with a paraphrase and a same-subject distractor, in 12 topics of 4 (bundled CSV).
+
+    Written for this book (not taken from a benchmark) to compare ways of pooling a sentence encoder's tokens:
+    the paraphrases reword their query with few shared words, the distractors share the subject but not the
+    meaning.
+    """
+    text = resources.files("mlbits_lite").joinpath("_files", "paraphrases.csv").read_text(encoding="utf8")
+    rows = list(csv.DictReader(text.splitlines()))
+    return Paraphrases(topics=[r["topic"] for r in rows], queries=[r["query"] for r in rows],
+                       paraphrases=[r["paraphrase"] for r in rows], distractors=[r["distractor"] for r in rows])
+
+
+__all__ += ["Paraphrases", "paraphrases"]

@@ -8,11 +8,17 @@
     min_max_normalize     (M - min M) / (max M - min M) per map, as the CAM authors' code does before thresholding
     gradient_saliency     max over colour channels of |d y^c / d pixel| (Simonyan et al. 2014), any classifier
     attention_rollout     how attention mixes tokens across all layers of a transformer: A_hat_L ... A_hat_1
+    gaussian_blur         each channel blurred by a Gaussian of standard deviation sigma (reflected edges)
+    perturb               Phi(x; m) = m x + (1 - m) x_tilde: keep where m = 1, replace by blur, mean colour or noise
+    total_variation       mean |m(u+1) - m(u)|^beta over horizontal and vertical neighbours
+    meaningful_perturbation  Fong & Vedaldi's deletion game: the smallest smooth mask whose deletion kills the score
+    deletion_curve        the class probability as the most salient pixels are deleted, and its area
 
 For a GAP + linear network, logit_c = mean_{x,y} M_c(x, y) + b_c exactly, and Grad-CAM = ReLU(M_c) / (h w).
 """
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 
 import numpy as np
@@ -21,6 +27,9 @@ from torch import nn
 
 from ._validate import (
     describe_value,
+    require_choice,
+    require_non_negative_int,
+    require_positive_number,
     require_bool,
     require_floating_tensor,
     require_in_range,
@@ -39,6 +48,11 @@ __all__ = [
     "min_max_normalize",
     "gradient_saliency",
     "attention_rollout",
+    "gaussian_blur",
+    "perturb",
+    "total_variation",
+    "meaningful_perturbation",
+    "deletion_curve",
 ]
 
 
@@ -367,3 +381,264 @@ def attention_rollout(attentions: Sequence[torch.Tensor] | torch.Tensor, add_res
         fused = fused / row_sums  # A_hat: rows sum to 1
         rollout = fused if rollout is None else fused @ rollout  # A_hat_l ... A_hat_1
     return rollout
+
+
+# ------------------------------------------------------------------ meaningful perturbation (Fong & Vedaldi 2017)
+PERTURBATIONS = ("blur", "constant", "noise")
+
+
+def _require_image_batch(x: torch.Tensor) -> torch.Tensor:
+    require_floating_tensor("x", x)
+    require_ndim("x", x, 4)
+    if x.shape[0] == 0 or x.shape[2] < 2 or x.shape[3] < 2:
+        raise ValueError(f"x must be a (N, C, H, W) batch with N >= 1 and H, W >= 2, got shape {tuple(x.shape)}")
+    return x
+
+
+def _require_mask(mask: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+    require_floating_tensor("mask", mask)
+    if mask.shape != (x.shape[0], x.shape[2], x.shape[3]):
+        raise ValueError(f"mask must be (N, H, W) = {(x.shape[0], x.shape[2], x.shape[3])} for x of shape "
+                         f"{tuple(x.shape)}, got {tuple(mask.shape)}")
+    return mask
+
+
+def gaussian_blur(x: torch.Tensor, sigma: float) -> torch.Tensor:
+    """Blur each channel with a Gaussian of standard deviation `sigma` pixels: two 1-D convolutions, edges reflected.
+
+    Args:
+        x: (N, C, H, W) images.
+        sigma: the standard deviation in pixels, > 0; the kernel reaches 3 sigma (at most H - 1 and W - 1).
+
+    Returns:
+        (N, C, H, W) blurred images, differentiable in x.
+    """
+    _require_image_batch(x)
+    sigma = require_positive_number("sigma", sigma)
+    out = x
+    for dim in (2, 3):  # rows, then columns
+        radius = min(math.ceil(3 * sigma), x.shape[dim] - 1)  # reflect padding needs radius < size
+        t = torch.arange(-radius, radius + 1, dtype=x.dtype, device=x.device)
+        kernel = torch.exp(-(t**2) / (2 * sigma**2))
+        kernel = kernel / kernel.sum()  # g_sigma, weights summing to 1
+        C = x.shape[1]
+        if dim == 2:
+            weight, pad = kernel.view(1, 1, -1, 1).repeat(C, 1, 1, 1), (0, 0, radius, radius)
+        else:
+            weight, pad = kernel.view(1, 1, 1, -1).repeat(C, 1, 1, 1), (radius, radius, 0, 0)
+        out = torch.nn.functional.conv2d(torch.nn.functional.pad(out, pad, mode="reflect"), weight, groups=C)
+    return out
+
+
+def perturb(x: torch.Tensor, mask: torch.Tensor, perturbation: str = "blur", *, sigma: float = 5.0,
+            noise_std: float = 0.2, generator: torch.Generator | None = None) -> torch.Tensor:
+    """Phi(x; m) = m x + (1 - m) x_tilde: the image where m = 1, a meaningless version of it where m = 0.
+
+    The three x_tilde of Fong & Vedaldi 2017: "blur" the image blurred by a Gaussian of `sigma` pixels (the blend
+    with one blurred copy that reference implementations use, rather than a blur whose width varies with m);
+    "constant" each image's mean colour; "noise" i.i.d. Gaussian noise of standard deviation `noise_std` around
+    that mean colour, drawn from `generator` on the CPU (so a seeded generator gives the same noise on any device).
+
+    Args:
+        x: (N, C, H, W) images.
+        mask: (N, H, W) mask m in [0, 1]; 1 keeps the pixel.
+        perturbation: "blur", "constant" or "noise".
+        sigma: blur width in pixels (> 0).
+        noise_std: noise standard deviation (> 0).
+        generator: the random source of "noise" (default: torch's global generator).
+
+    Returns:
+        (N, C, H, W) perturbed images, differentiable in x and mask.
+    """
+    _require_image_batch(x)
+    _require_mask(mask, x)
+    require_choice("perturbation", perturbation, PERTURBATIONS)
+    mean_colour = x.mean(dim=(2, 3), keepdim=True)  # (N, C, 1, 1)
+    if perturbation == "blur":
+        replacement = gaussian_blur(x, sigma)
+    elif perturbation == "constant":
+        replacement = mean_colour.expand_as(x)
+    else:
+        noise_std = require_positive_number("noise_std", noise_std)
+        noise = torch.randn(x.shape, generator=generator, dtype=x.dtype)  # drawn on the CPU: device-independent
+        replacement = mean_colour + noise_std * noise.to(x.device)
+    m = mask[:, None].to(x.dtype)  # (N, 1, H, W), one mask for all channels
+    return m * x + (1 - m) * replacement
+
+
+def total_variation(mask: torch.Tensor, beta: float = 3.0) -> torch.Tensor:
+    """TV_beta(m): mean |m(i, j+1) - m(i, j)|^beta over horizontal neighbours + the same over vertical ones.
+
+    Means, not sums, so its weight does not depend on the image size. A constant mask has TV 0; a checkerboard of
+    0 and 1 has the largest, 2.
+
+    Args:
+        mask: (N, H, W) masks with H, W >= 2.
+        beta: the exponent, > 0 (Fong & Vedaldi use 3).
+
+    Returns:
+        (N,) values, differentiable in mask.
+    """
+    require_floating_tensor("mask", mask)
+    require_ndim("mask", mask, 3)
+    if mask.shape[1] < 2 or mask.shape[2] < 2:
+        raise ValueError(f"mask must be at least 2x2 to have neighbours, got shape {tuple(mask.shape)}")
+    beta = require_positive_number("beta", beta)
+    horizontal = (mask[:, :, 1:] - mask[:, :, :-1]).abs().pow(beta).mean(dim=(1, 2))
+    vertical = (mask[:, 1:, :] - mask[:, :-1, :]).abs().pow(beta).mean(dim=(1, 2))
+    return horizontal + vertical
+
+
+def _class_probability(model: nn.Module, images: torch.Tensor, classes: torch.Tensor) -> torch.Tensor:
+    scores = model(images)
+    if not isinstance(scores, torch.Tensor) or scores.ndim != 2 or scores.shape[0] != images.shape[0]:
+        raise ValueError(f"model must return (B, num_classes) scores, got {describe_value(scores)}")
+    return scores.softmax(dim=1).gather(1, classes[:, None])[:, 0]  # p_c: (B,)
+
+
+def meaningful_perturbation(
+    model: nn.Module,
+    x: torch.Tensor,
+    class_idx: int | torch.Tensor | Sequence[int],
+    *,
+    perturbation: str = "blur",
+    mask_size: int = 8,
+    steps: int = 150,
+    l1: float = 0.05,
+    tv: float = 0.2,
+    beta: float = 3.0,
+    lr: float = 0.1,
+    jitter: int = 2,
+    sigma: float = 5.0,
+    noise_std: float = 0.2,
+    generator: torch.Generator | None = None,
+) -> torch.Tensor:
+    """The deletion game of Fong & Vedaldi 2017: a mask m whose deletion destroys the class probability.
+
+    Minimises, for each image independently, with Adam on a `mask_size` x `mask_size` mask kept in [0, 1] and
+    stretched bilinearly to the image:
+
+        l1 * mean(1 - m) + tv * TV_beta(m) + p_c(Phi(x shifted by tau; m)),
+
+    with tau a random shift of up to `jitter` pixels drawn at every step (the image moves, the mask does not), so
+    a mask cannot rely on a pattern aligned to single pixels. `mask_size` equal to the image size, tv = 0 and
+    jitter = 0 give the unregularised mask, which finds adversarial patterns. The model's train/eval mode is left
+    as it is (call `model.eval()` first), and no parameter's `.grad` is touched.
+
+    Args:
+        model: a classifier returning (B, num_classes) scores.
+        x: (N, C, H, W) images.
+        class_idx: the class c, one int for the batch or one per image.
+        perturbation: how deleted pixels are replaced: "blur", "constant" or "noise" (see `perturb`).
+        mask_size: side of the optimised mask (1 <= mask_size <= min(H, W)).
+        steps: Adam steps (>= 1).
+        l1: weight of the deleted area (>= 0).
+        tv: weight of the total variation (>= 0).
+        beta: the total variation's exponent (> 0).
+        lr: Adam's learning rate (> 0).
+        jitter: largest shift in pixels (>= 0).
+        sigma, noise_std: passed to `perturb`.
+        generator: random source of the shifts and the noise (default: torch's global generator).
+
+    Returns:
+        (N, H, W) mask m in [0, 1], detached; 1 keeps a pixel, and 1 - m is the explanation.
+    """
+    if not isinstance(model, nn.Module):
+        raise TypeError(f"model must be a torch.nn.Module, got {describe_value(model)}")
+    _require_image_batch(x)
+    require_choice("perturbation", perturbation, PERTURBATIONS)
+    mask_size = require_positive_int("mask_size", mask_size)
+    if mask_size > min(x.shape[2], x.shape[3]):
+        raise ValueError(f"mask_size must be at most the image side {min(x.shape[2], x.shape[3])}, got {mask_size}")
+    steps = require_positive_int("steps", steps)
+    for name, value in (("l1", l1), ("tv", tv)):
+        require_in_range(name, value, 0, math.inf)
+    lr = require_positive_number("lr", lr)
+    jitter = require_non_negative_int("jitter", jitter)
+    N, _, H, W = x.shape
+    x = x.detach()
+    with torch.enable_grad():
+        classes = _class_indices(class_idx, N, _num_classes(model, x)).to(x.device)
+        small = torch.full((N, 1, mask_size, mask_size), 0.5, dtype=x.dtype, device=x.device, requires_grad=True)
+        optimizer = torch.optim.Adam([small], lr=lr)
+        for _ in range(steps):
+            m = torch.nn.functional.interpolate(small, size=(H, W), mode="bilinear", align_corners=False)[:, 0]
+            shift = torch.randint(-jitter, jitter + 1, (2,), generator=generator).tolist() if jitter else [0, 0]
+            shifted = torch.roll(x, shifts=shift, dims=(2, 3))  # x(. - tau)
+            probability = _class_probability(model, perturb(shifted, m, perturbation, sigma=sigma,
+                                                            noise_std=noise_std, generator=generator), classes)
+            objective = l1 * (1 - m).mean(dim=(1, 2)) + tv * total_variation(m, beta) + probability  # (N,)
+            (gradient,) = torch.autograd.grad(objective.sum(), small)  # images are independent: sum is fine
+            optimizer.zero_grad(set_to_none=True)
+            small.grad = gradient
+            optimizer.step()
+            with torch.no_grad():
+                small.clamp_(0, 1)  # projected: m stays a mask
+        m = torch.nn.functional.interpolate(small, size=(H, W), mode="bilinear", align_corners=False)[:, 0]
+    return m.detach().clamp(0, 1)
+
+
+def _num_classes(model: nn.Module, x: torch.Tensor) -> int:
+    with torch.no_grad():
+        scores = model(x[:1])
+    if not isinstance(scores, torch.Tensor) or scores.ndim != 2:
+        raise ValueError(f"model must return (B, num_classes) scores, got {describe_value(scores)}")
+    return scores.shape[1]
+
+
+def deletion_curve(
+    model: nn.Module,
+    x: torch.Tensor,
+    saliency: torch.Tensor,
+    class_idx: int | torch.Tensor | Sequence[int],
+    steps: int = 16,
+    *,
+    perturbation: str = "constant",
+    sigma: float = 5.0,
+    noise_std: float = 0.2,
+    generator: torch.Generator | None = None,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """The class probability as the most salient pixels are deleted, and the area under that curve.
+
+    At step k of `steps`, the ceil(k / steps * H W) most salient pixels of each image (ties broken by position)
+    are replaced as `perturb` does, and p_c is read. A map that ranks the pixels the model uses first makes the
+    probability fall early: a lower area is a more faithful map (Petsiuk et al. 2018 call it the deletion metric).
+
+    Args:
+        model: a classifier returning (B, num_classes) scores.
+        x: (N, C, H, W) images.
+        saliency: (N, H, W) maps, larger = more important.
+        class_idx: the class c, one int for the batch or one per image.
+        steps: number of deletion steps (>= 1); the curve has steps + 1 points, from nothing to everything deleted.
+        perturbation, sigma, noise_std, generator: how deleted pixels are replaced (see `perturb`).
+
+    Returns:
+        (scores, area): (N, steps + 1) probabilities and (N,) areas by the trapezoid rule over the deleted
+        fraction in [0, 1].
+    """
+    if not isinstance(model, nn.Module):
+        raise TypeError(f"model must be a torch.nn.Module, got {describe_value(model)}")
+    _require_image_batch(x)
+    require_floating_tensor("saliency", saliency)
+    if saliency.shape != (x.shape[0], x.shape[2], x.shape[3]):
+        raise ValueError(f"saliency must be (N, H, W) = {(x.shape[0], x.shape[2], x.shape[3])}, got "
+                         f"{tuple(saliency.shape)}")
+    if not torch.isfinite(saliency).all():
+        raise ValueError("saliency must be finite (no NaN or inf)")
+    steps = require_positive_int("steps", steps)
+    require_choice("perturbation", perturbation, PERTURBATIONS)
+    N, _, H, W = x.shape
+    classes = _class_indices(class_idx, N, _num_classes(model, x)).to(x.device)
+    order = saliency.flatten(1).argsort(dim=1, descending=True, stable=True)  # most salient first: (N, H W)
+    rank = torch.empty_like(order)
+    rank.scatter_(1, order, torch.arange(H * W, device=order.device).expand(N, -1))  # each pixel's place
+    scores = []
+    with torch.no_grad():
+        for k in range(steps + 1):
+            deleted = math.ceil(k * H * W / steps)
+            mask = (rank >= deleted).to(x.dtype).view(N, H, W)  # 1 keeps the pixel
+            images = perturb(x, mask, perturbation, sigma=sigma, noise_std=noise_std, generator=generator)
+            scores.append(_class_probability(model, images, classes))
+    scores = torch.stack(scores, dim=1)  # (N, steps + 1)
+    area = ((scores[:, 1:] + scores[:, :-1]) / 2).mean(dim=1)  # trapezoids of width 1 / steps
+    return scores, area

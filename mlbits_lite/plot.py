@@ -8,6 +8,7 @@
     overlay              a heat map over an image (class activation maps)
     reliability_diagram  accuracy against confidence per bin (calibration)
     log_log_timing       run time against size on log-log axes, with a slope-1 reference
+    seed_bands           curves over seeds: each mean with a shaded band (Student-t interval or min-max)
 
 Helpers take tensors or arrays, draw into ``ax`` when given one (else a new figure), return the Axes, Figure or
 image they drew, and never call ``plt.show()``. matplotlib is imported inside the functions, so importing
@@ -39,6 +40,7 @@ __all__ = [
     "overlay",
     "reliability_diagram",
     "log_log_timing",
+    "seed_bands",
 ]
 
 # Okabe–Ito: distinguishable with every common kind of colour blindness (yellow last: weak on white)
@@ -470,6 +472,80 @@ def log_log_timing(
     ax.loglog(xs, reference, linestyle=":", color="gray", label="∝ size (slope 1)")
     ax.set_xlabel(xlabel)
     ax.set_ylabel(ylabel)
+    if title is not None:
+        ax.set_title(title)
+    ax.legend()
+    return ax
+
+
+def seed_bands(
+    x: Sequence[float] | torch.Tensor | np.ndarray,
+    runs: Mapping[str, torch.Tensor | np.ndarray],
+    *,
+    band: str = "interval",
+    confidence: float = 0.95,
+    ax: Axes | None = None,
+    title: str | None = None,
+    xlabel: str = "epoch",
+    ylabel: str | None = None,
+    styles: Mapping[str, str] | None = None,
+) -> Axes:
+    """Curves repeated over seeds: each label's mean over seeds as a line, with a shaded band around it.
+
+    ``band="interval"`` shades the Student-t confidence interval of the mean at each x (the interval the book's
+    tables give, mean ± t·s/√n); ``band="range"`` shades the lowest to the highest seed.
+
+    Args:
+        x: (T,) positions, e.g. epochs.
+        runs: Label -> (S, T) values, one row per seed (S >= 2), drawn in order.
+        band: "interval" (Student-t interval of the mean) or "range" (min to max over seeds).
+        confidence: The interval's coverage, in (0, 1); used when ``band="interval"``.
+        ax: Axes to draw into; default a new figure.
+        title: Axes title.
+        xlabel: x-axis label.
+        ylabel: y-axis label.
+        styles: Optional label -> matplotlib line style (e.g. "--") for some labels.
+
+    Returns:
+        The Axes.
+
+    Raises:
+        TypeError: ``runs`` or ``styles`` is not a mapping, or values are not numeric.
+        ValueError: ``runs`` is empty, a run is not (S, T) with S >= 2 and T = len(x), holds non-finite values,
+            ``band`` is unknown, or ``confidence`` is not in (0, 1).
+    """
+    xs = _as_array("x", x, ndim=1)
+    if band not in ("interval", "range"):
+        raise ValueError(f'band must be "interval" or "range", got {band!r}')
+    confidence = require_in_range("confidence", confidence, 0.0, 1.0, low_inclusive=False, high_inclusive=False)
+    if not isinstance(runs, Mapping):
+        raise TypeError(f"runs must be a dict of label -> (seeds, len(x)) values, got {type(runs).__name__}")
+    if not runs:
+        raise ValueError("runs must hold at least one entry, got an empty dict")
+    if styles is not None and not isinstance(styles, Mapping):
+        raise TypeError(f"styles must be a dict of label -> line style, got {type(styles).__name__}")
+    series = {label: _as_array(f"runs[{label!r}]", y, ndim=2) for label, y in runs.items()}
+    for label, y in series.items():
+        if y.shape[0] < 2 or y.shape[1] != xs.size:
+            raise ValueError(f"runs[{label!r}] must have shape (seeds >= 2, {xs.size}), got {y.shape}")
+        if not np.isfinite(y).all():
+            raise ValueError(f"runs[{label!r}] must hold finite values")
+    from scipy import stats
+
+    ax = _axes_or_new(ax)
+    for label, y in series.items():
+        mean = y.mean(axis=0)
+        if band == "interval":
+            n = y.shape[0]
+            half = stats.t.ppf((1 + confidence) / 2, df=n - 1) * y.std(axis=0, ddof=1) / math.sqrt(n)  # t·s/√n
+            low, high = mean - half, mean + half
+        else:
+            low, high = y.min(axis=0), y.max(axis=0)
+        (line,) = ax.plot(xs, mean, (styles or {}).get(label, "-"), label=str(label))
+        ax.fill_between(xs, low, high, color=line.get_color(), alpha=0.2, linewidth=0)
+    ax.set_xlabel(xlabel)
+    if ylabel is not None:
+        ax.set_ylabel(ylabel)
     if title is not None:
         ax.set_title(title)
     ax.legend()

@@ -24,6 +24,7 @@ with no outputs, everything else as the book shows it.
 """
 from __future__ import annotations
 
+import ast
 import copy
 import hashlib
 import json
@@ -124,11 +125,48 @@ def library_files(nb: nbformat.NotebookNode) -> list[Path]:
 
 
 def library_hash(nb: nbformat.NotebookNode) -> str:
-    """sha256 of the mlbits_lite files the notebook depends on (path and content): a change there marks it stale."""
+    """sha256 of the mlbits_lite code a notebook's outputs depend on: a change there marks it stale.
+
+    Of each file in `library_files` only what can run counts: its module-level statements and the functions and
+    classes reachable from a name the notebook's code mentions, following names through those definitions and across
+    files. A function added to a module, or edited when no chapter reaches it, leaves the other chapters fresh; a
+    changed constant, import or used function does not. Data files count whole.
+    """
+    code = "\n".join(cell.source for cell in nb.cells if cell.cell_type == "code")
+    files = library_files(nb)
+    sources = {path: used_source(path.read_text(), set()) for path in files if path.suffix == ".py"}
+    reachable = set(_IDENTIFIER.findall(code))
+    while True:  # follow names until no new definition is reached
+        sources = {path: used_source(path.read_text(), reachable) for path in sources}
+        grown = reachable.union(*(_IDENTIFIER.findall(text) for text in sources.values()))
+        if grown == reachable:
+            break
+        reachable = grown
     h = hashlib.sha256()
-    for path in library_files(nb):
-        h.update(path.relative_to(ROOT).as_posix().encode() + b"\0" + path.read_bytes() + b"\0")
+    for path in files:
+        content = sources[path].encode() if path in sources else path.read_bytes()
+        h.update(path.relative_to(ROOT).as_posix().encode() + b"\0" + content + b"\0")
     return h.hexdigest()
+
+
+_IDENTIFIER = re.compile(r"[A-Za-z_]\w*")
+
+
+def used_source(text: str, names: set[str]) -> str:
+    """The part of a module's source that runs for code mentioning `names`: every module-level statement (except
+    the docstring and `__all__`) and each top-level function or class whose name is in `names`, in file order."""
+    lines = text.splitlines()
+    kept = []
+    for node in ast.parse(text).body:
+        if isinstance(node, ast.Expr) and isinstance(node.value, ast.Constant) and isinstance(node.value.value, str):
+            continue  # a docstring
+        if isinstance(node, ast.Assign) and any(isinstance(t, ast.Name) and t.id == "__all__" for t in node.targets):
+            continue
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)) and node.name not in names:
+            continue
+        start = min([node.lineno] + [d.lineno for d in getattr(node, "decorator_list", [])])
+        kept.append("\n".join(lines[start - 1 : node.end_lineno]))
+    return "\n".join(kept)
 
 
 def chapters() -> list[Path]:
@@ -405,23 +443,29 @@ def write_quotes(timings: dict) -> None:
 
 
 def timings(paths: list[Path]) -> None:
+    """Time each notebook in fast and full mode and record it. Each result is merged into book/timings.json under a
+    lock as soon as it is measured, so two runs over different notebooks (one per core) can share the file."""
+    import fcntl
+
     from mlbits_lite.env import device
 
     on_gpu = device().type == "cuda"
-    table = json.loads(TIMINGS.read_text()) if TIMINGS.exists() else {}
     for path in paths:
         with tempfile.TemporaryDirectory() as tmp:
             fast = run(path, fast=True, output=Path(tmp) / path.name)
         full = execute(path)
-        t = table.setdefault(path.stem, {})
-        if on_gpu:
-            t.update(full_gpu_s=round(full, 1), fast_gpu_s=round(fast, 1), gpu=_device())
-        else:
-            t.update(fast_cpu_s=round(fast, 1), full_cpu_s=round(full, 1), cpu_cores=os.cpu_count())
-        t["measured"] = datetime.now(timezone.utc).strftime("%Y-%m-%d")
+        with open(TIMINGS.with_suffix(".lock"), "w") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            table = json.loads(TIMINGS.read_text()) if TIMINGS.exists() else {}
+            t = table.setdefault(path.stem, {})
+            if on_gpu:
+                t.update(full_gpu_s=round(full, 1), fast_gpu_s=round(fast, 1), gpu=_device())
+            else:
+                t.update(fast_cpu_s=round(fast, 1), full_cpu_s=round(full, 1), cpu_cores=os.cpu_count())
+            t["measured"] = datetime.now(timezone.utc).strftime("%Y-%m-%d")
+            TIMINGS.write_text(json.dumps(table, indent=2, sort_keys=True) + "\n")
+            write_quotes(table)
         print(f"{path.stem}: fast {human(fast)}, full {human(full)}")
-    TIMINGS.write_text(json.dumps(table, indent=2, sort_keys=True) + "\n")
-    write_quotes(table)
 
 
 # ------------------------------------------------------------------------------------------------ reproductions

@@ -14,9 +14,10 @@ def softmax_vjp(x, v):
     return s * (v - s @ v)
 
 
-def jacobian_by_jvps(fn, x, jvp):
-    columns = [jvp(fn, (x,), (e,))[1] for e in torch.eye(x.numel(), dtype=x.dtype)]
-    return torch.stack(columns, dim=1)
+def per_sample_jacobians(fn, X, vjp):
+    m = fn(X).shape[1]
+    rows = [vjp(fn, X, e_i.expand(X.shape[0], m)) for e_i in torch.eye(m, dtype=X.dtype)]  # m calls, (B, n) each
+    return torch.stack(rows, dim=1)  # (B, m, n)
 
 
 def predict_grad(x, calls):
@@ -27,6 +28,10 @@ def hessian_vector_product(fn, x, v):
     x = x.detach().requires_grad_(True)
     (grad,) = torch.autograd.grad(fn(x), x, create_graph=True)
     return torch.autograd.grad(grad @ v, x)[0]
+
+
+def _plain_vjp(fn, X, V):
+    return func_vjp(fn, X)[1](V)[0]
 
 
 # --------------------------------------------------------------------------------------- other right answers
@@ -42,13 +47,13 @@ def softmax_vjp_under_no_grad(x, v):
         return s * v - s * (s * v).sum()
 
 
-def jacobian_filled_column_by_column(fn, x, jvp):
-    out = fn(x)
-    J = torch.zeros(out.numel(), x.numel(), dtype=x.dtype)
-    for j in range(x.numel()):
-        e = torch.zeros_like(x)
-        e[j] = 1
-        J[:, j] = jvp(fn, (x,), (e,))[1]
+def jacobians_filled_row_by_row(fn, X, vjp):
+    B, m = fn(X).shape
+    J = torch.zeros(B, m, X.shape[1], dtype=X.dtype)
+    for i in range(m):
+        V = torch.zeros(B, m, dtype=X.dtype)
+        V[:, i] = 1
+        J[:, i, :] = vjp(fn, X, V)
     return J
 
 
@@ -89,26 +94,44 @@ def _hvp_by_batched_gradients(fn, x, v):  # one batched call builds all of H
     return H @ v
 
 
-def _jacobian_by_jacrev(fn, x, jvp):
-    return jacrev(fn)(x)
+def _jacobians_by_jacrev(fn, X, vjp):
+    return torch.stack([jacrev(lambda x: fn(x[None])[0])(x) for x in X])
 
 
-def _jacobian_by_finite_differences(fn, x, jvp):
+def _jacobians_by_finite_differences(fn, X, vjp):
     h = 1e-6
-    return torch.stack([(fn(x + h * e) - fn(x - h * e)) / (2 * h) for e in torch.eye(x.numel(), dtype=x.dtype)], 1)
+    return torch.stack([(fn(X + h * e) - fn(X - h * e)) / (2 * h) for e in torch.eye(X.shape[1], dtype=X.dtype)], 2)
 
 
-def _jacobian_with_the_wrong_tangent(fn, x, jvp):
-    return torch.stack([jvp(fn, (x,), (x,))[1] for _ in range(x.numel())], 1)
+def _jacobians_one_sample_at_a_time(fn, X, vjp):
+    B, m = fn(X).shape
+    rows = []
+    for b in range(B):  # B·m calls: right values, but the point of the exercise is missed
+        J_b = []
+        for i in range(m):
+            V = torch.zeros(B, m, dtype=X.dtype)
+            V[b, i] = 1
+            J_b.append(vjp(fn, X, V)[b])
+        rows.append(torch.stack(J_b))
+    return torch.stack(rows)
 
 
-def _jacobian_of_primal_outputs(fn, x, jvp):
-    return torch.stack([jvp(fn, (x,), (e,))[0] for e in torch.eye(x.numel(), dtype=x.dtype)], 1)
+def _jacobians_seeded_in_the_first_row(fn, X, vjp):
+    B, m = fn(X).shape
+    seeds = [torch.zeros(B, m, dtype=X.dtype) for _ in range(m)]
+    for i, V in enumerate(seeds):
+        V[0, i] = 1
+    return torch.stack([vjp(fn, X, V) for V in seeds], 1)
 
 
-def _jacobian_with_two_calls_per_column(fn, x, jvp):
-    return torch.stack([jvp(fn, (x,), (e,))[1] + 0 * jvp(fn, (x,), (e,))[1]
-                        for e in torch.eye(x.numel(), dtype=x.dtype)], 1)
+def _jacobians_with_seeds_of_ones(fn, X, vjp):
+    B, m = fn(X).shape
+    return torch.stack([vjp(fn, X, torch.ones(B, m, dtype=X.dtype)) for _ in range(m)], 1)
+
+
+def _jacobian_of_the_batch_sum(fn, X, vjp):
+    J = per_sample_jacobians(fn, X, vjp)
+    return J.sum(0, keepdim=True).expand_as(J)
 
 
 def _hvp_without_create_graph(fn, x, v):
@@ -173,21 +196,20 @@ CATALOGUE = {
             (_softmax_vjp_by_finite_differences, "not exact"),
         ],
     ),
-    check.jacobian_by_jvps: Catalogue(
-        reference=jacobian_by_jvps,
-        right=[jacobian_filled_column_by_column],
+    check.per_sample_jacobians: Catalogue(
+        reference=per_sample_jacobians,
+        right=[jacobians_filled_row_by_row],
         wrong=[
-            (lambda fn, x, jvp: jacobian_by_jvps(fn, x, jvp).T, "rows and columns are swapped"),
-            (_jacobian_by_jacrev, "called torch.func.jacrev"),
-            (_jacobian_by_finite_differences, "made 0 calls"),
-            (_jacobian_with_the_wrong_tangent, "same tangent"),
-            (_jacobian_of_primal_outputs, "second output"),
-            (_jacobian_with_two_calls_per_column, "one call of `jvp` per input"),
-            (lambda fn, x, jvp: torch.autograd.functional.jacobian(fn, x), "torch.autograd.functional.jacobian"),
-            (lambda fn, x: torch.stack([torch.func.jvp(fn, (x,), (e,))[1] for e in torch.eye(x.numel())], 1),
-             "calls your function as f(fn, x, jvp)"),  # the solution before the check passed its jvp in
+            (lambda fn, X, vjp: per_sample_jacobians(fn, X, vjp).transpose(1, 2), "transposed"),
+            (_jacobians_by_jacrev, "called torch.func.jacrev"),
+            (_jacobians_by_finite_differences, "made 0 calls"),
+            (_jacobians_one_sample_at_a_time, "one call of `vjp` per output coordinate"),
+            (_jacobians_seeded_in_the_first_row, "only the first sample got the seed"),
+            (_jacobians_with_seeds_of_ones, "seed of ones"),
+            (_jacobian_of_the_batch_sum, "Jacobian of the batch's sum"),
+            (lambda fn, X: per_sample_jacobians(fn, X, _plain_vjp), "calls your function as f(fn, X, vjp)"),
         ],
-        mutations={"rearranged": "rows and columns are swapped"},
+        mutations={"rearranged": "transposed"},
     ),
     check.predict_grad: Catalogue(
         reference=predict_grad,
@@ -250,13 +272,13 @@ def test_backward_is_seen_in_a_by_hand_exercise():
     assert not result and "Tensor.backward" in result.message
 
 
-def test_the_counted_jvp_is_fresh_for_every_case():
+def test_the_counted_vjp_is_fresh_for_every_case():
     counts = []
 
-    def record(fn, x, jvp):
-        result = jacobian_by_jvps(fn, x, jvp)
-        counts.append(jvp.calls)
+    def record(fn, X, vjp):
+        result = per_sample_jacobians(fn, X, vjp)
+        counts.append(vjp.calls)
         return result
 
-    assert check.jacobian_by_jvps(record)
-    assert counts == [5, 2, 4, 1]  # the inputs of the hidden cases: one call per column, counted per case
+    assert check.per_sample_jacobians(record)
+    assert counts == [3, 6, 1, 4]  # the outputs of the hidden cases: one call per output coordinate, per case

@@ -25,7 +25,8 @@ from mlbits_lite import check
 from mlbits_lite.check import _framework
 
 CHAPTER_TESTS = ["test_check", "test_check_gelu", "test_check_huber", "test_check_label_smoothing", "test_check_cam",
-                 "test_check_cutmix", "test_check_vit", "test_check_tcn"]
+                 "test_check_cutmix", "test_check_vit", "test_check_tcn", "test_check_pooling",
+                 "test_check_perturbation"]
 CATALOGUE = {run_check: entry for name in CHAPTER_TESTS
              for run_check, entry in importlib.import_module(name).CATALOGUE.items()}
 CHECKS = list(CATALOGUE)

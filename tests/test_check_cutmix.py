@@ -1,4 +1,4 @@
-"""Chapter 6's self-checks: the catalogue of answers (run by test_check_contract.py)."""
+"""Chapter 7's self-checks: the catalogue of answers (run by test_check_contract.py)."""
 from __future__ import annotations
 
 import math

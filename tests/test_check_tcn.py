@@ -1,5 +1,7 @@
-"""Chapter 8's self-checks: the catalogue of answers (run by test_check_contract.py)."""
+"""Chapter 9's self-checks: the catalogue of answers (run by test_check_contract.py)."""
 from __future__ import annotations
+
+import math
 
 import numpy as np
 import torch
@@ -20,13 +22,24 @@ def causal_conv1d(x, weight, dilation):
     return out
 
 
-def receptive_field(kernel_size, num_levels, convs_per_block):
-    return 1 + convs_per_block * (kernel_size - 1) * (2**num_levels - 1)
+def levels_to_cover(kernel_size, seq_len, convs_per_block):
+    per_level = convs_per_block * (kernel_size - 1)
+    needed = -(-(seq_len - 1) // per_level)  # ceil((T - 1) / (c (k - 1)))
+    return needed.bit_length()  # the smallest L with 2^L > needed
 
 
-def leak_free_scale(series, num_train):
-    lo, hi = series[:num_train].min(), series[:num_train].max()
-    return (series - lo) / (hi - lo)
+def path_counts(kernel_size, dilations):
+    counts = torch.ones(1, dtype=torch.float64)  # the output itself: one path of length 0
+    for d in dilations:
+        longer = torch.zeros(len(counts) + (kernel_size - 1) * d, dtype=torch.float64)
+        for j in range(kernel_size):  # tap j reaches j d steps further back
+            longer[j * d: j * d + len(counts)] += counts
+        counts = longer
+    return counts
+
+
+def rnn_critical_path(num_layers, seq_len):
+    return num_layers + seq_len - 1
 
 
 # --------------------------------------------------------------------------------------- other right answers
@@ -41,19 +54,67 @@ def causal_conv_by_roll(x, weight, dilation):
     return out
 
 
-def receptive_field_by_summing(kernel_size, num_levels, convs_per_block):
-    seen = 1
-    for level in range(num_levels):
-        seen += convs_per_block * (kernel_size - 1) * 2**level  # each conv adds (k - 1) d
-    return np.int64(seen)
+def levels_by_search(kernel_size, seq_len, convs_per_block):  # grow the network until it sees everything
+    levels = 0
+    while models.receptive_field(kernel_size, levels, convs_per_block) < seq_len:
+        levels += 1
+    return np.int64(levels)
 
 
-def scale_in_place(series, num_train):  # in place is fine here: the check passes copies
-    lo, hi = series[:num_train].min(), series[:num_train].max()
-    return series.sub_(lo).div_(hi - lo)
+def levels_by_log(kernel_size, seq_len, convs_per_block):  # ceil of a logarithm: exact for these sizes
+    return math.ceil(math.log2((seq_len - 1) / (convs_per_block * (kernel_size - 1)) + 1))
+
+
+def paths_by_impulse(kernel_size, dilations):  # push an impulse through the linear stack, backwards in time
+    signal = torch.zeros(1, 1, 1 + (kernel_size - 1) * sum(dilations), dtype=torch.float64)
+    signal[..., 0] = 1.0
+    ones = torch.ones(1, 1, kernel_size, dtype=torch.float64)
+    for d in dilations:
+        signal = F.conv1d(F.pad(signal, ((kernel_size - 1) * d, 0)), ones, dilation=d)  # a causal conv of taps 1
+    return signal[0, 0]
+
+
+def paths_by_polynomials(kernel_size, dilations):  # the product of the layers' polynomials, as integer counts
+    counts = np.ones(1, dtype=np.int64)
+    for d in dilations:
+        taps = np.zeros((kernel_size - 1) * d + 1, dtype=np.int64)
+        taps[::d] = 1
+        counts = np.convolve(counts, taps)
+    return counts
+
+
+def rounds_by_simulation(num_layers, seq_len):  # run the wavefront: round at which each cell can run
+    ready = [[0] * (seq_len + 1) for _ in range(num_layers + 1)]
+    for layer in range(1, num_layers + 1):
+        for step in range(1, seq_len + 1):
+            ready[layer][step] = max(ready[layer][step - 1], ready[layer - 1][step]) + 1
+    return torch.tensor(ready[num_layers][seq_len])
 
 
 # --------------------------------------------------------------------------------------- wrong answers
+def _fewest(covers):
+    levels = 0
+    while not covers(levels):
+        levels += 1
+    return levels
+
+
+def _taps_added(kernel_size, dilations):  # each layer's taps added up instead of convolved
+    counts = torch.zeros(1 + (kernel_size - 1) * sum(dilations), dtype=torch.float64)
+    for d in dilations:
+        counts[: (kernel_size - 1) * d + 1: d] += 1
+    return counts
+
+
+def _paths_by_autograd(kernel_size, dilations):  # the chapter's tool, but the exercise is by hand
+    x = torch.zeros(1, 1, 1 + (kernel_size - 1) * sum(dilations), dtype=torch.float64, requires_grad=True)
+    y = x
+    for d in dilations:
+        y = F.conv1d(F.pad(y, ((kernel_size - 1) * d, 0)), torch.ones(1, 1, kernel_size, dtype=torch.float64), dilation=d)
+    y[..., -1].sum().backward()
+    return x.grad[0, 0].flip(0)
+
+
 def _pad_both(x, w, d):
     return F.conv1d(x, w, padding=(w.shape[-1] - 1) * d, dilation=d)
 
@@ -98,39 +159,48 @@ CATALOGUE = {
             (lambda x, w, d: causal_conv1d(x, w, d).numpy(), "torch.Tensor"),
         ],
     ),
-    check.receptive_field: Catalogue(
-        reference=receptive_field,
-        right=[receptive_field_by_summing, lambda k, n, c: torch.tensor(receptive_field(k, n, c)),
-               lambda k, n, c: models.receptive_field(k, n, c)],
+    check.levels_to_cover: Catalogue(
+        reference=levels_to_cover,
+        right=[levels_by_search, levels_by_log],
         wrong=[
-            (lambda k, n, c: 1 + (k - 1) * (2**n - 1), "one convolution per block"),
-            (lambda k, n, c: 1 + 2 * (k - 1) * (2**n - 1), "two convolutions per block whatever"),  # the review's
-            (lambda k, n, c: c * (k - 1) * (2**n - 1), "off by one"),
-            (lambda k, n, c: 1 + c * (k - 1) * 2**n, "2^L - 1"),
-            (lambda k, n, c: 1 + c * (k - 1) * n, "dilation 2^i"),
-            (lambda k, n, c: 1 + c * k * (2**n - 1), "(k - 1) d"),
-            (lambda k, n, c: 2 + c * (k - 1) * (2**n - 1) - (k == 1), "too high"),
-            (lambda k, n, c: receptive_field(k, n, c) + (k == 1), "kernel_size = 1"),
-            (lambda k, n, c: float(receptive_field(k, n, c)), "return an int"),
-            (lambda k, n, c: str(receptive_field(k, n, c)), "return an int"),
-            (lambda k, n, c: 1 // 0, "ZeroDivisionError"),
+            (lambda k, t, c: _fewest(lambda n: models.receptive_field(k, n, c) > t), "not exceed it"),
+            (lambda k, t, c: _fewest(lambda n: 1 + (k - 1) * (2**n - 1) >= t), "one convolution per level"),
+            (lambda k, t, c: _fewest(lambda n: models.receptive_field(k, n) >= t), "two convolutions per level"),
+            (lambda k, t, c: _fewest(lambda n: 1 + c * (k - 1) * 2**n >= t), "2^L - 1, not 2^L"),
+            (lambda k, t, c: _fewest(lambda n: 1 + c * (k - 1) * n >= t), "dilation 2^i"),
+            (lambda k, t, c: _fewest(lambda n: 1 + c * k * (2**n - 1) >= t), "(k - 1) d steps, not k d"),
+            (lambda k, t, c: math.floor(math.log2((t - 1) / (c * (k - 1)) + 1)), "round the number of levels up"),
+            (lambda k, t, c: levels_to_cover(k, t, c) + 1, "too high"),
+            (lambda k, t, c: models.receptive_field(k, levels_to_cover(k, t, c), c), "too high"),  # the RF, not L
+            (lambda k, t, c: float(levels_to_cover(k, t, c)), "return an int"),
         ],
-        mutations={"zeros": "off by one"},
     ),
-    check.leak_free_scale: Catalogue(
-        reference=leak_free_scale,
-        right=[scale_in_place, lambda s, n: (s - s[:n].amin()) / (s[:n].amax() - s[:n].amin())],
+    check.path_counts: Catalogue(
+        reference=path_counts,
+        right=[paths_by_impulse, paths_by_polynomials, lambda k, ds: path_counts(k, ds).long()],
         wrong=[
-            (lambda s, n: (s - s.min()) / (s.max() - s.min()), "whole series"),
-            (lambda s, n: leak_free_scale(s, n + 1), "first test point"),
-            (lambda s, n: leak_free_scale(s, n - 1), "misses its last point"),  # the review's case
-            (lambda s, n: (s - s[n:].min()) / (s[n:].max() - s[n:].min()), "not from the test period"),
-            (lambda s, n: (s - s[:n].min()) / s[:n].max(), "not by hi"),
-            (lambda s, n: (s - s[:n].mean()) / s[:n].std(), "standardises"),
-            (lambda s, n: (s - s[:n].mean()) / s[:n].std(unbiased=False), "standardises"),
-            (lambda s, n: leak_free_scale(s, n)[:n], "only the training period"),
-            (lambda s, n: 2 * leak_free_scale(s, n), "constant factor"),
-            (lambda s, n: leak_free_scale(s, n) + 0.1, "differ"),
+            (lambda k, ds: path_counts(k, [1] * len(ds)), "d steps apart"),
+            (lambda k, ds: (path_counts(k, ds) > 0).double(), "not only whether one exists"),
+            (_taps_added, "they do not add up"),
+            (lambda k, ds: path_counts(k + 1, ds), "(k - 1) d steps back, not k d"),
+            (lambda k, ds: path_counts(k, ds) / path_counts(k, ds).sum(), "not their share"),
+            (lambda k, ds: path_counts(k, ds[:-1]), "one of them is missing"),
+            (lambda k, ds: torch.cat([path_counts(k, ds), torch.zeros(1, dtype=torch.float64)]), "one entry too many"),
+            (lambda k, ds: (path_counts(k, ds) > 0).tolist(), "return a torch.Tensor"),
+            (_paths_by_autograd, "by hand"),
+        ],
+    ),
+    check.rnn_critical_path: Catalogue(
+        reference=rnn_critical_path,
+        right=[rounds_by_simulation, lambda n, t: np.int32(t + n - 1)],
+        wrong=[
+            (lambda n, t: n * t, "one after another"),
+            (lambda n, t: t, "waits for the layers below"),
+            (lambda n, t: n + t, "off by one"),
+            (lambda n, t: n + t - 2, "one round short"),
+            (lambda n, t: max(n, t), "cannot run at once"),
+            (lambda n, t: 2 * (n + t - 1), "too high"),  # forward and backward: not asked
+            (lambda n, t: (n + t - 1) / 1, "return an int"),
         ],
     ),
 }

@@ -275,3 +275,12 @@ def test_train_val_split_is_fixed_and_disjoint():
 def test_loading_bad_arguments(call, match):
     with pytest.raises((ValueError, TypeError), match=match):
         call()
+
+
+# ----------------------------------------------------------------------------------------------- paraphrases
+def test_paraphrases_are_48_distinct_questions_in_12_topics_of_4():
+    p = data.paraphrases()
+    assert len(p.queries) == len(p.paraphrases) == len(p.distractors) == len(p.topics) == 48
+    assert sorted({p.topics.count(t) for t in p.topics}) == [4] and len(set(p.topics)) == 12
+    everything = p.queries + p.paraphrases + p.distractors
+    assert len(set(everything)) == 144 and all(s.strip() == s and s for s in everything)

@@ -305,3 +305,14 @@ def test_library_files_follow_what_the_code_uses():
 def test_human_times():
     assert [nbtools.human(s) for s in (None, 4.4, 59.6, 61, 600)] == \
         ["not measured yet", "4 s", "1 min 00 s", "1 min 01 s", "10 min 00 s"]
+
+
+def test_library_hash_counts_only_code_a_notebook_can_reach():
+    module = "import math\nSCALE = 2.0\n__all__ = ['used']\n\ndef _helper(x):\n    return SCALE * x\n\n\n@staticmethod\ndef used(x):\n    return _helper(x)\n"
+    reached = nbtools.used_source(module, {"used", "_helper", "SCALE"})
+    assert "def used" in reached and "@staticmethod" in reached and "def _helper" in reached and "__all__" not in reached
+    added = module + "\n\ndef unused(x):\n    return x\n"
+    assert nbtools.used_source(added, {"used", "_helper", "SCALE"}) == reached
+    edited = module.replace("SCALE * x", "SCALE * x + 1")
+    assert nbtools.used_source(edited, {"used", "_helper", "SCALE"}) != reached
+    assert "def _helper" not in nbtools.used_source(module, {"SCALE"})

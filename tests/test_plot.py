@@ -257,3 +257,44 @@ def test_log_log_timing_guide_passes_through_the_named_method(ax):
     np.testing.assert_allclose(ax.lines[-1].get_ydata(), [1e-3, 1e-2, 1e-1])  # on the linear method's points
     with pytest.raises(ValueError, match="guide must name one of the methods"):
         plot.log_log_timing([1, 2], {"a": [1.0, 2.0]}, guide="b")
+
+
+# ------------------------------------------------------------------------------------------------ seed_bands
+def test_seed_bands_interval_is_the_student_t_interval(ax):
+    from scipy import stats
+
+    runs = np.array([[1.0, 2.0, 3.0], [3.0, 2.0, 5.0], [2.0, 2.0, 4.0]])  # 3 seeds, 3 epochs
+    drawn = plot.seed_bands([1, 2, 3], {"a": runs, "b": torch.tensor(runs + 1)}, ax=ax, ylabel="loss",
+                            styles={"b": "--"})
+    assert drawn is ax and len(ax.lines) == 2 and len(ax.collections) == 2
+    np.testing.assert_allclose(ax.lines[0].get_ydata(), runs.mean(0))
+    assert ax.lines[1].get_linestyle() == "--"
+    band = ax.collections[0].get_paths()[0].vertices[:, 1]
+    half = stats.t.ppf(0.975, df=2) * runs.std(0, ddof=1) / np.sqrt(3)
+    np.testing.assert_allclose([band.min(), band.max()], [(runs.mean(0) - half).min(), (runs.mean(0) + half).max()])
+    assert band[np.isclose(band, runs.mean(0)[1])].size > 0  # equal seeds at epoch 2: the band closes on the mean
+    assert ax.get_xlabel() == "epoch" and ax.get_ylabel() == "loss"
+
+
+def test_seed_bands_range_spans_the_seeds(ax):
+    runs = torch.tensor([[0.0, 1.0], [4.0, 3.0]])
+    plot.seed_bands(torch.tensor([0.0, 1.0]), {"a": runs}, band="range", ax=ax)
+    band = ax.collections[0].get_paths()[0].vertices[:, 1]
+    assert band.min() == 0.0 and band.max() == 4.0
+
+
+@pytest.mark.parametrize("x, runs, kwargs, error, message", [
+    ([1, 2], {"a": [[1.0, 2.0]]}, {}, ValueError, r"runs\['a'\] must have shape \(seeds >= 2, 2\)"),
+    ([1, 2], {"a": [[1.0, 2.0, 3.0], [1.0, 2.0, 3.0]]}, {}, ValueError, r"shape \(seeds >= 2, 2\)"),
+    ([1, 2], {"a": [1.0, 2.0]}, {}, ValueError, r"runs\['a'\] must be 2-D"),
+    ([1, 2], {"a": [[1.0, np.nan], [1.0, 2.0]]}, {}, ValueError, "finite"),
+    ([1, 2], {}, {}, ValueError, "at least one entry"),
+    ([1, 2], [[1.0, 2.0], [1.0, 2.0]], {}, TypeError, "runs must be a dict"),
+    ([1, 2], {"a": [[1.0, 2.0], [1.0, 2.0]]}, {"band": "std"}, ValueError, "band must be"),
+    ([1, 2], {"a": [[1.0, 2.0], [1.0, 2.0]]}, {"confidence": 1.0}, ValueError, "confidence"),
+    ([1, 2], {"a": [[1.0, 2.0], [1.0, 2.0]]}, {"styles": ["--"]}, TypeError, "styles must be a dict"),
+    ([1, 2], {"a": [["x", "y"], ["x", "y"]]}, {}, TypeError, r"runs\['a'\] must be a tensor or array"),
+])
+def test_seed_bands_bad_inputs(x, runs, kwargs, error, message):
+    with pytest.raises(error, match=message):
+        plot.seed_bands(x, runs, **kwargs)

@@ -1,6 +1,8 @@
 """TCN and its recurrent baselines: causality, receptive field, the k = 1 edge case, shapes, determinism, errors."""
 from __future__ import annotations
 
+import copy
+
 import pytest
 import torch
 import torch.nn.functional as F
@@ -29,9 +31,15 @@ def conv_and_chomp(x, weight, bias, dilation):
 
 
 def input_gradient_support(model, length, out_step=-1, batch=6):
-    """Which input steps the output at `out_step` depends on: nonzero entries of d out / d x, summed over a batch."""
-    x = torch.randn(batch, model.input_size, length, dtype=torch.float64, requires_grad=True)
-    model(x)[..., out_step].sum().backward()
+    """Which input steps the output at `out_step` can depend on: the nonzero entries of d out / d x for a copy of the
+    model with every parameter made positive, fed positive inputs. No ReLU is then off and no two paths cancel, so
+    the support is the architecture's; on a random input a ReLU that is off would hide the paths through it."""
+    positive = copy.deepcopy(model)
+    with torch.no_grad():
+        for p in positive.parameters():
+            p.abs_()
+    x = (torch.rand(batch, model.input_size, length, dtype=torch.float64) + 0.1).requires_grad_(True)
+    positive(x)[..., out_step].sum().backward()
     return x.grad.abs().sum(dim=(0, 1)) > 0  # (length,)
 
 
@@ -40,6 +48,23 @@ def input_gradient_support(model, length, out_step=-1, batch=6):
                                                      (5, 0, 2, 1), (1, 6, 2, 1)])
 def test_receptive_field_formula(k, levels, convs, want):
     assert receptive_field(k, levels, convs) == want
+
+
+def test_one_random_input_can_hide_part_of_the_receptive_field():
+    # why the support is measured on a positive copy: with few channels, ReLUs that are off cut paths
+    torch.manual_seed(0)
+    model = TCN(2, [4, 4, 6, 6], kernel_size=2, dropout=0.0).double().eval()
+    length = model.receptive_field + 5
+    full = input_gradient_support(model, length)
+    assert full.sum() == model.receptive_field
+    hidden = 0
+    for _ in range(50):
+        x = torch.randn(1, 2, length, dtype=torch.float64, requires_grad=True)
+        model(x)[..., -1].sum().backward()
+        seen = x.grad.abs().sum(dim=(0, 1)) > 0
+        assert not (seen & ~full).any()  # a lower bound, never more than the architecture connects
+        hidden += int(seen.sum() < full.sum())
+    assert hidden > 0
 
 
 @pytest.mark.parametrize("k, levels", [(2, 1), (2, 4), (3, 3), (5, 2), (1, 3)])

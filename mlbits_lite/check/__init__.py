@@ -9,48 +9,52 @@ private, fixed seed), compares with a reference implementation, and returns a `C
     not yet -- the function still raises NotImplementedError.
 
 Checks never print expected values, only what is wrong in kind. They never raise for a wrong answer, so "Run all"
-always reaches the end of a notebook. They enforce an exercise's own rules: "by hand" refuses autograd, "from n
-JVPs" counts the calls of the `jvp` the check passes in, "without forming the Hessian" refuses Hessian builders.
+always reaches the end of a notebook. They enforce an exercise's own rules: "by hand" refuses autograd, "from m
+VJPs" counts the calls of the `vjp` the check passes in, "without forming the Hessian" refuses Hessian builders.
 Where a number is asked, any numeric type will do (int, float, NumPy scalar, one-element tensor).
 `_framework` holds the machinery and explains how to write a new check.
 
 One module per chapter holds that chapter's checks; `check.NAME` reaches every one of them:
     backward   chapter 1: backward() as a vector–Jacobian product
-    gelu       chapter 2: GELU derived from dropout, zoneout and ReLU, and Mish
+    gelu       chapter 2: GELU, the expectation of a random gate
     huber      chapter 3: Huber loss vs Smooth L1
     label_smoothing  chapter 4: label smoothing, its optimum, and calibration
     cam        chapter 5: class activation maps, Grad-CAM and boxes
-    cutmix     chapter 6: CutMix, derived from Cutout and Mixup
-    vit        chapter 7: the Vision Transformer from scratch, and attention rollout
-    tcn        chapter 8: temporal convolutional networks vs recurrent networks
+    perturbation  chapter 6: meaningful perturbation
+    cutmix     chapter 7: CutMix, derived from Cutout and Mixup
+    vit        chapter 8: the Vision Transformer from scratch, and attention rollout
+    tcn        chapter 9: temporal convolutional networks vs recurrent networks
+    pooling    chapter 10: pooling a sequence into one vector
 """
 from __future__ import annotations
 
 from ._framework import CheckResult
-from .backward import hessian_vector_product, jacobian_by_jvps, predict_grad, softmax_vjp
-from .gelu import gelu_derivative, gelu_tanh, stochastic_gate
+from .backward import hessian_vector_product, per_sample_jacobians, predict_grad, softmax_vjp
+from .gelu import expected_gate_slope, gelu_gaussian_mean, taylor_cubic
 from .cam import conv_receptive_field, grad_cam_max_pooled, iou_tolerance
-from .huber import delta_for_fraction, huber_elementwise, huber_gradient_ratio
+from .perturbation import fastest_deletion_curve, optimal_linear_mask, tv_gradient
+from .huber import contamination_threshold, huber_gradient_ratio, huber_influence
 from .label_smoothing import expected_calibration_error, optimal_logit_gap, smooth_one_hot, smoothed_cross_entropy
 from .cutmix import max_box_accuracy, partners_without_self, uniform_cover_box
-from .tcn import causal_conv1d, leak_free_scale, receptive_field
+from .tcn import causal_conv1d, levels_to_cover, path_counts, rnn_critical_path
 from .vit import attention_head, patchify, rollout, vit_param_count
+from .pooling import attention_pool, eos_pool, pooled_dependence
 
 __all__ = [
     "CheckResult",
     # chapter 1
     "softmax_vjp",
-    "jacobian_by_jvps",
+    "per_sample_jacobians",
     "predict_grad",
     "hessian_vector_product",
     # chapter 2
-    "gelu_tanh",
-    "gelu_derivative",
-    "stochastic_gate",
+    "taylor_cubic",
+    "expected_gate_slope",
+    "gelu_gaussian_mean",
     # chapter 3
-    "huber_elementwise",
-    "delta_for_fraction",
+    "contamination_threshold",
     "huber_gradient_ratio",
+    "huber_influence",
     # chapter 4
     "smooth_one_hot",
     "optimal_logit_gap",
@@ -61,16 +65,25 @@ __all__ = [
     "grad_cam_max_pooled",
     "conv_receptive_field",
     # chapter 6
+    "tv_gradient",
+    "optimal_linear_mask",
+    "fastest_deletion_curve",
+    # chapter 7
     "partners_without_self",
     "uniform_cover_box",
     "max_box_accuracy",
-    # chapter 7
+    # chapter 8
     "patchify",
     "attention_head",
     "vit_param_count",
     "rollout",
-    # chapter 8
+    # chapter 9
     "causal_conv1d",
-    "receptive_field",
-    "leak_free_scale",
+    "levels_to_cover",
+    "path_counts",
+    "rnn_critical_path",
+    # chapter 10
+    "pooled_dependence",
+    "eos_pool",
+    "attention_pool",
 ]

@@ -8,7 +8,7 @@ import torch
 from ._framework import (BY_HAND, Case, CheckResult, Counted, Rule, Tensor, _hidden_generator, autograd_functions,
                          gradient_calls, no_autograd, no_hessian, run)
 
-__all__ = ["softmax_vjp", "jacobian_by_jvps", "predict_grad", "hessian_vector_product"]
+__all__ = ["softmax_vjp", "per_sample_jacobians", "predict_grad", "hessian_vector_product"]
 
 
 def softmax_vjp(learner: Callable[[torch.Tensor, torch.Tensor], torch.Tensor]) -> CheckResult:
@@ -39,44 +39,48 @@ def softmax_vjp(learner: Callable[[torch.Tensor, torch.Tensor], torch.Tensor]) -
     return run("softmax_vjp", learner, cases, answer=BY_HAND, rules=(no_autograd,))
 
 
-only_the_given_jvp = Rule("this exercise builds J from the `jvp` it is given, and your function called {name}: use "
-                          "that `jvp`, one call per column", autograd_functions())
+only_the_given_vjp = Rule("this exercise builds the Jacobians from the `vjp` it is given, and your function called "
+                          "{name}: use that `vjp`, one call per output coordinate", autograd_functions())
 
 
-def _jvp(func: Callable, primals: tuple, tangents: tuple) -> tuple:
-    return torch.func.jvp(func, primals, tangents)
+def _vjp(fn: Callable, X: torch.Tensor, V: torch.Tensor) -> torch.Tensor:
+    return torch.func.vjp(fn, X)[1](V)[0]  # the gradient of <V, fn(X)> with respect to X
 
 
-def jacobian_by_jvps(learner: Callable[[Callable, torch.Tensor, Callable], torch.Tensor]) -> CheckResult:
-    """Exercise: build a full Jacobian from one JVP per input column, with the `jvp` the check passes in.
+def per_sample_jacobians(learner: Callable[[Callable, torch.Tensor, Callable], torch.Tensor]) -> CheckResult:
+    """Exercise: every sample's Jacobian of a row-wise function of a batch, from one VJP per output coordinate.
 
-    The check counts the calls of that `jvp`: one per input is asked for; other autograd is refused.
+    fn maps X (B, n) to Y (B, m) row by row, so row b of Y depends on row b of X only. A VJP with a seed V (B, m)
+    returns the (B, n) gradient of <V, fn(X)>: row b is V[b]ᵀ J_b. Seeding e_i in every row gives row i of all B
+    Jacobians at once, so m calls suffice, not B·m. The check counts the calls; other autograd is refused.
 
     Args:
-        learner: `f(fn, x, jvp)` for a function fn of a 1-D tensor x returning a 1-D tensor, and `jvp` with
-            `torch.func.jvp`'s signature, `jvp(fn, (x,), (u,)) -> (fn(x), J u)`; returns J of shape (m, n).
+        learner: `f(fn, X, vjp)` with `vjp(fn, X, V) -> (B, n)` as above; returns the Jacobians, shape (B, m, n),
+            entry [b, i, j] = d fn(X)[b, i] / d X[b, j].
     """
-    g = _hidden_generator("jacobian_by_jvps")
+    g = _hidden_generator("per_sample_jacobians")
     cases = []
-    for m, n in ((3, 5), (6, 2), (1, 4), (4, 1)):  # wide, tall, a gradient, a single input
+    for B, m, n in ((4, 3, 5), (3, 6, 2), (5, 1, 4), (2, 4, 1)):  # wide, tall, a gradient, a single input
         W = torch.randn(m, n, generator=g, dtype=torch.float64)
         b = torch.randn(m, generator=g, dtype=torch.float64)
 
-        def fn(x: torch.Tensor, W: torch.Tensor = W, b: torch.Tensor = b) -> torch.Tensor:
-            return torch.tanh(W @ x + b) * (1 + x.sum())
+        def fn(X: torch.Tensor, W: torch.Tensor = W, b: torch.Tensor = b) -> torch.Tensor:
+            return torch.tanh(X @ W.T + b) * (1 + X.sum(1, keepdim=True))  # row-wise, (B, m)
 
-        x = torch.randn(n, generator=g, dtype=torch.float64)
-        want = torch.autograd.functional.jacobian(fn, x)  # (m, n)
+        X = torch.randn(B, n, generator=g, dtype=torch.float64)
+        want = torch.stack([torch.autograd.functional.jacobian(lambda x: fn(x[None])[0], x) for x in X])  # (B, m, n)
         wrong = {
-            "rows and columns are swapped: column j of J is J e_j": want.T,
-            "every column used the same tangent: column j needs the unit vector e_j":
-                (want @ x)[:, None].expand(m, n),
-            "every column used the tangent of ones: column j needs the unit vector e_j":
-                want.sum(1, keepdim=True).expand(m, n),
-            "`jvp` returns (fn(x), J u): the columns are its second output": fn(x)[:, None].expand(m, n),
+            "each Jacobian is transposed: entry [b, i, j] is d y_bi / d x_bj, so row i comes from the seed e_i":
+                want.transpose(1, 2),
+            "only the first sample got the seed: put e_i in every row of V, since the rows do not interact":
+                torch.cat([want[:1], torch.zeros_like(want[1:])]),
+            "that is the Jacobian of the batch's sum: each sample has its own Jacobian, so keep the rows of the "
+            "VJP apart": want.sum(0, keepdim=True).expand_as(want),
+            "every call used a seed of ones: row i of each Jacobian needs the unit vector e_i in every row of V":
+                want.sum(1, keepdim=True).expand_as(want),
         }
-        cases.append(Case((fn, x, Counted(_jvp, "jvp", n, "input (column of J)")), want, wrong))
-    return run("jacobian_by_jvps", learner, cases, rules=(only_the_given_jvp,), call="f(fn, x, jvp)")
+        cases.append(Case((fn, X, Counted(_vjp, "vjp", m, "output coordinate (row of every Jacobian)")), want, wrong))
+    return run("per_sample_jacobians", learner, cases, rules=(only_the_given_vjp,), call="f(fn, X, vjp)")
 
 
 def predict_grad(learner: Callable[[torch.Tensor, int], torch.Tensor]) -> CheckResult:
@@ -105,7 +109,7 @@ def predict_grad(learner: Callable[[torch.Tensor, int], torch.Tensor]) -> CheckR
 
 
 def hessian_vector_product(learner: Callable[[Callable, torch.Tensor, torch.Tensor], torch.Tensor]) -> CheckResult:
-    """Exercise: a Hessian–vector product by differentiating the gradient (reverse or forward over reverse).
+    """Exercise: a Hessian–vector product by differentiating the gradient (create_graph=True).
 
     The check refuses Hessian and Jacobian builders (torch.autograd.functional, torch.func.hessian, jacrev,
     jacfwd, vmap) and more than two gradient calls.
@@ -134,6 +138,5 @@ def hessian_vector_product(learner: Callable[[Callable, torch.Tensor, torch.Tens
         }
         cases.append(Case((fn, x, v), H @ v, wrong))
     exact = Tensor(exact=True, near="close to H v, but not exact: a finite difference of gradients (or float32) "
-                                    "only approximates H v; differentiate the gradient itself (create_graph=True, or "
-                                    "a JVP of torch.func.grad)")
+                                    "only approximates H v; differentiate the gradient itself (create_graph=True)")
     return run("hessian_vector_product", learner, cases, answer=exact, rules=(no_hessian, gradient_calls(2)))

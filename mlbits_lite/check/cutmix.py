@@ -1,4 +1,4 @@
-"""Self-checks for chapter 6: CutMix, derived from Cutout and Mixup.
+"""Self-checks for chapter 7: CutMix, derived from Cutout and Mixup.
 
 The first two exercises ask for a random design, so their checks call the learner's function many times on hidden
 generators and test the properties the design must have (a permutation without fixed points; a box that covers

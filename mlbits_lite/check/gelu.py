@@ -1,4 +1,9 @@
-"""Self-checks for chapter 2: GELU derived from dropout, zoneout and ReLU."""
+"""Self-checks for chapter 2: GELU, the expectation of a random gate.
+
+    taylor_cubic         derive: the cubic coefficient of the tanh gate that matches Φ(x/σ) to third order
+    expected_gate_slope  predict: the average gradient autograd gives through the stochastic gate x·m
+    gelu_gaussian_mean   derive: the mean of GELU(z) for Gaussian pre-activations z ~ N(μ, s²)
+"""
 from __future__ import annotations
 
 import math
@@ -6,9 +11,9 @@ from typing import Callable
 
 import torch
 
-from ._framework import BY_HAND, TENSOR, Case, CheckResult, _hidden_generator, no_autograd, run
+from ._framework import BY_HAND, NUMBER, Case, CheckResult, Tensor, _hidden_generator, no_autograd, run
 
-__all__ = ["gelu_tanh", "gelu_derivative", "stochastic_gate"]
+__all__ = ["taylor_cubic", "expected_gate_slope", "gelu_gaussian_mean"]
 
 
 def _cdf(x: torch.Tensor) -> torch.Tensor:
@@ -19,147 +24,113 @@ def _pdf(x: torch.Tensor) -> torch.Tensor:
     return torch.exp(-x**2 / 2) / math.sqrt(2 * math.pi)  # φ(x)
 
 
-def _hidden_inputs(exercise: str) -> list[torch.Tensor]:
-    """A vector around the kink, a wide matrix, and a scalar: float64, drawn from the exercise's private seed."""
-    g = _hidden_generator(exercise)
-    return [
-        torch.randn(9, generator=g, dtype=torch.float64) * 1.5,
-        torch.randn(3, 4, generator=g, dtype=torch.float64) * 4,
-        torch.tensor(-0.8, dtype=torch.float64),
-    ]
-
-
-def gelu_tanh(learner: Callable[[torch.Tensor], torch.Tensor]) -> CheckResult:
-    """Exercise: the tanh approximation of GELU.
+# ------------------------------------------------------------------------------------------------ Exercise 1
+def taylor_cubic(learner: Callable[[float], float]) -> CheckResult:
+    """Exercise: the a of ½(1 + tanh(c(x + a x³))) ≈ Φ(x/σ) that matches the x³ term, with c = √(2/π)/σ.
 
     Args:
-        learner: `f(x)` returning ½x(1 + tanh(√(2/π)(x + 0.044715 x³))) elementwise, shaped like x.
+        learner: `f(sigma)` for a float sigma > 0, returning a as a number (any numeric type).
     """
-    c = math.sqrt(2 / math.pi)
     cases = []
-    for x in _hidden_inputs("gelu_tanh"):
-        gate = 0.5 * (1 + torch.tanh(c * (x + 0.044715 * x**3)))  # ≈ Φ(x)
+    for sigma in (0.5, 1.0, 1.7, 3.0):
+        c2 = 2 / (math.pi * sigma**2)  # c², with c = √(2/π)/σ from matching the slope at 0
+        a = c2 / 3 - 1 / (6 * sigma**2)  # c·a − c³/3 = −c/(6σ²)
         wrong = {
-            "that is the exact GELU x·Φ(x) with erf; the exercise asks for the tanh approximation": x * _cdf(x),
-            "that is the gate alone (an approximation of Φ): multiply it by x": gate,
-            "the cubic term inside tanh is missing": 0.5 * x * (1 + torch.tanh(c * x)),
-            "the correction inside tanh uses x squared where it needs x cubed": 0.5 * x * (
-                1 + torch.tanh(c * (x + 0.044715 * x**2))),
-            "the factor √(2/π) inside tanh is missing": 0.5 * x * (1 + torch.tanh(x + 0.044715 * x**3)),
-            "the ½ in front is missing": x * (1 + torch.tanh(c * (x + 0.044715 * x**3))),
-            "that is x·σ(1.702x), the sigmoid approximation": x * torch.sigmoid(1.702 * x),
+            "that is the coefficient for σ = 1: with x/σ in place of x, the x³ terms of both series change too":
+                2 / (3 * math.pi) - 1 / 6,
+            "that is the paper's fitted constant, chosen to minimise the largest error; the exercise asks for the "
+            "coefficient that matches the Taylor series": 0.044715,
+            "check the sign of the x³ term in Φ's series: Φ(x) = ½ + φ(0)(x − x³/6 + ...)": c2 / 3 + 1 / (6 * sigma**2),
+            "tanh(u) = u − u³/3 + ...: its cubic term carries a factor 1/3": c2 - 1 / (6 * sigma**2),
+            "only part of the answer scales with σ: the −1/6 from Φ's series scales like the c²/3 from tanh's":
+                c2 / 3 - 1 / 6,
+            "a multiplies x³ next to x: rescaling x by 1/σ scales a by 1/σ², not 1/σ": (2 / (3 * math.pi) - 1 / 6) / sigma,
+            "check the cube of x/√2 in erf's series: (x/√2)³ = x³/(2√2)": c2 / 3 - 1 / (3 * sigma**2),
         }
-        cases.append(Case((x,), x * gate, wrong))
-    return run("gelu_tanh", learner, cases)
+        cases.append(Case((sigma,), a, wrong))
+    return run("taylor_cubic", learner, cases, answer=NUMBER, call="f(sigma)")
 
 
-def gelu_derivative(learner: Callable[[torch.Tensor], torch.Tensor]) -> CheckResult:
-    """Exercise: GELU′(x) by hand (no autograd: the check watches for it).
+# ------------------------------------------------------------------------------------------------ Exercise 2
+_EXACT_SLOPE = Tensor(exact=True, near="close, but not exact: give the expectation in closed form, in float64")
+
+
+def _sampling_noise(x: torch.Tensor, want: torch.Tensor) -> Callable[[torch.Tensor], bool]:
+    """Whether an answer scatters around the expectation as a Monte Carlo average does: small errors of both signs."""
+    def noisy(got: torch.Tensor) -> bool:
+        if got.shape != x.shape or got.numel() < 4 or not torch.isfinite(got).all():
+            return False
+        error = got.double() - want
+        return bool(1e-6 < error.abs().max() < 0.05 and (error > 0).any() and (error < 0).any())
+    return noisy
+
+
+def expected_gate_slope(learner: Callable[[torch.Tensor], torch.Tensor]) -> CheckResult:
+    """Exercise: E_m[∂(x·m)/∂x] with m ~ Bernoulli(Φ(x)) drawn, then held fixed as autograd holds it; by hand.
 
     Args:
-        learner: `f(x)` returning d/dx [x·Φ(x)] elementwise, shaped like x.
+        learner: `f(x)` for a float64 tensor x of any shape, returning the expected slope elementwise, shaped like x.
+            It runs without autograd.
     """
+    g = _hidden_generator("expected_gate_slope")
     cases = []
-    for x in _hidden_inputs("gelu_derivative"):
+    for x in (torch.randn(12, generator=g, dtype=torch.float64) * 1.5,
+              torch.randn(3, 5, generator=g, dtype=torch.float64) * 2.5,
+              torch.tensor(-0.8, dtype=torch.float64)):
         cdf, pdf = _cdf(x), _pdf(x)
-        c, a = math.sqrt(2 / math.pi), 0.044715
-        th = torch.tanh(c * (x + a * x**3))
-        tanh_slope = 0.5 * (1 + th) + 0.5 * x * (1 - th**2) * c * (1 + 3 * a * x**2)  # d/dx ½x(1 + tanh(u))
         wrong = {
-            "that is Φ(x) alone: the product rule gives a second term": cdf,
-            "that is x·φ(x) alone: the product rule gives a first term": x * pdf,
-            "that is the density φ(x), not the derivative of x·Φ(x)": pdf,
-            "that is GELU(x) itself, not its derivative": x * cdf,
-            "the second term has the wrong sign": cdf - x * pdf,
-            "the density is missing its normalising constant": cdf + x * torch.exp(-x**2 / 2),
-            "you differentiated the tanh approximation; the exercise asks for the exact GELU": tanh_slope,
-            "that is the slope of the sigmoid approximation x·σ(1.702x); the exercise asks for the exact GELU":
-                torch.sigmoid(1.702 * x) * (1 + 1.702 * x * (1 - torch.sigmoid(1.702 * x))),
+            "that is GELU′(x) = d/dx E[x·m], the slope of the average; autograd takes the slope of each draw with "
+            "m held fixed, and the exercise asks for the average of those slopes": cdf + x * pdf,
+            "that is the term from the gate's probability Φ(x) changing with x; autograd never sees it, since m "
+            "is a constant once drawn": x * pdf,
+            "that is the density φ(x), the slope of the gate's probability, not the slope of x·m": pdf,
+            "that is ReLU's slope 1[x > 0]: the gate is random, so its slope is random too": (x > 0).double(),
+            "the gate does not open with probability ½ whatever x: it opens with a probability that grows with x":
+                torch.full_like(x, 0.5),
+            "that is the variance of the gate m, not its mean": cdf * (1 - cdf),
+            "that is GELU(x) itself, a value rather than a slope": x * cdf,
+            "that is the sigmoid approximation σ(1.702x) of the gate's probability; the exercise asks for the exact "
+            "expectation": torch.sigmoid(1.702 * x),
+            "that is the tanh approximation of the gate's probability; the exercise asks for the exact expectation":
+                0.5 * (1 + torch.tanh(math.sqrt(2 / math.pi) * (x + 0.044715 * x**3))),
+            "your answer scatters around the right curve, as a Monte Carlo average does: give the expectation in "
+            "closed form": _sampling_noise(x, cdf),
         }
-        cases.append(Case((x,), cdf + x * pdf, wrong))
-    return run("gelu_derivative", learner, cases, answer=BY_HAND, rules=(no_autograd,))
+        cases.append(Case((x,), cdf, wrong))
+    return run("expected_gate_slope", learner, cases, answer=_EXACT_SLOPE, rules=(no_autograd,), call="f(x)")
 
 
-# Six input values, each repeated: the fraction of open gates per value must match Φ(value).
-_GATE_VALUES = (-2.0, -1.0, -0.5, 0.5, 1.0, 2.0)
-_GATE_REPEATS = 20000  # enough to tell Φ(x) from its sigmoid approximation σ(1.702x) at x = -2
-_Z_LIMIT = 5.0  # a right gate misses by more than 5 standard errors with probability below 1e-6 per value
-
-
-def _gate_fits(opened: torch.Tensor, p: torch.Tensor) -> bool:
-    """Whether each row's fraction of open gates agrees with probability p (per row) within _Z_LIMIT standard errors."""
-    fraction = opened.double().mean(dim=1)
-    stderr = torch.sqrt(p * (1 - p) / opened.shape[1]).clamp_min(1e-12)
-    return bool(((fraction - p).abs() / stderr <= _Z_LIMIT).all())
-
-
-def _draws(x: torch.Tensor, seed: int) -> Callable[[Callable, tuple], tuple]:
-    """Call the learner four times: twice with one seed (reproducible?), then with two other seeds (random?)."""
-    def call(learner: Callable, args: tuple) -> tuple:
-        return tuple(learner(x.clone(), torch.Generator().manual_seed(s)) for s in (seed, seed, seed + 1, seed + 2))
-    return call
-
-
-def _diagnose_gate(got: tuple, case: Case, results: list) -> str | None:
-    first, again, *others = got
-    x = case.args[0]
-    values = x[:, 0]
-    problem = TENSOR.diagnose(first, case, [])
-    if problem is None:
-        return "that is the expectation x·Φ(x), not a random draw: sample a gate for each entry"
-    if not isinstance(first, torch.Tensor) or not first.is_floating_point() or first.shape != x.shape or \
-            not torch.isfinite(first).all():
-        return problem[1]
-    first = first.detach().double().cpu()
-    opened, closed = first == x, first == 0
-    if not (opened | closed).all():
-        kept = first[~closed] / x[~closed]
-        if torch.allclose(kept, kept[0].expand_as(kept)):
-            if kept[0] > 1:
-                return "kept entries are scaled up (as inverted dropout does, x·m/p); the gate keeps x unchanged"
-            return "kept entries are multiplied by a constant; the gate keeps x unchanged"
-        return "every entry must be either 0 (gate closed) or x itself (gate open)"
-    if not (isinstance(again, torch.Tensor) and again.shape == x.shape and torch.equal(again.double().cpu(), first)):
-        return "two calls with equally seeded generators differ: draw the gates from `generator`"
-    random = any(not (isinstance(o, torch.Tensor) and o.shape == x.shape and torch.equal(o.double().cpu(), first))
-                 for o in others)
-    if not random:
-        if torch.equal(opened, x > 0):
-            return "the gate opens exactly when x > 0, whatever the seed: that is ReLU, a deterministic gate"
-        if closed.all():
-            return "your result is zero everywhere: every gate is closed, whatever the seed"
-        return "your gates are the same whatever the generator's seed: draw them at random from `generator`"
-    if bool((opened.all(dim=1) | closed.all(dim=1)).all()):
-        return "all entries with the same value share one gate: draw an independent gate for each entry"
-    if _gate_fits(opened, _cdf(values)):
-        return None
-    candidates = {
-        "the gate opens with probability σ(x) (the SiLU gate) rather than Φ(x)": torch.sigmoid(values),
-        "the gate opens with probability one half whatever x is: that is dropout, not a gate on x":
-            torch.full_like(values, 0.5),
-        "the gate opens with probability 1 − Φ(x): it should open more often for larger x": 1 - _cdf(values),
-        "the gate opens with probability σ(1.702x), the sigmoid approximation, rather than Φ(x)":
-            torch.sigmoid(1.702 * values),
-    }
-    for hint, p in candidates.items():
-        if _gate_fits(opened, p):
-            return hint
-    return "the share of open gates does not follow Φ(x): check the probability you draw the gate with"
-
-
-def stochastic_gate(learner: Callable[[torch.Tensor, torch.Generator | None], torch.Tensor]) -> CheckResult:
-    """Exercise: the stochastic gate x·m with m ~ Bernoulli(Φ(x)), one independent gate per entry.
-
-    The check is statistical: every entry must be 0 or x, the share of open gates for each input value must
-    match Φ at that value, two calls with equally seeded generators must agree, and other seeds must differ.
+# ------------------------------------------------------------------------------------------------ Exercise 3
+def gelu_gaussian_mean(learner: Callable[[torch.Tensor, torch.Tensor], torch.Tensor]) -> CheckResult:
+    """Exercise: E[GELU(z)] = E[z·Φ(z)] for z ~ N(μ, s²), in closed form, elementwise.
 
     Args:
-        learner: `f(x, generator)` returning x·m, shaped like x, drawing its randomness from `generator`.
+        learner: `f(mu, s)` for float64 tensors of one shape (means, and standard deviations s > 0), returning
+            E[z·Φ(z)] for z ~ N(mu, s²), shaped like mu.
     """
-    name = "stochastic_gate"
-    seed = _hidden_generator(name).initial_seed()
-    x = torch.tensor(_GATE_VALUES, dtype=torch.float64)[:, None].expand(-1, _GATE_REPEATS).contiguous()  # (6, R)
-    case = Case((x, torch.Generator().manual_seed(seed)), x * _cdf(x), call=_draws(x, seed))
-    return run(name, learner, [case], answer=_diagnose_gate,
-               passed=f"pass ({x.numel()} hidden draws: every entry is 0 or x, open with probability Φ(x), "
-                      "reproducible from the generator)")
+    g = _hidden_generator("gelu_gaussian_mean")
+    cases = []
+    for shape in ((8,), (2, 3), ()):
+        mu = torch.randn(shape, generator=g, dtype=torch.float64) * 1.5
+        s = 0.2 + 2.8 * torch.rand(shape, generator=g, dtype=torch.float64)  # s = 1 would hide s against s²
+        s = torch.where((s - 1).abs() < 0.1, s + 0.3, s)
+        r = torch.sqrt(1 + s**2)  # Φ averaged over N(μ, s²) is Φ(μ / r): a normal of variance 1 + s²
+        want = mu * _cdf(mu / r) + s**2 / r * _pdf(mu / r)  # μ E[Φ(z)] + s² E[φ(z)]  (Stein's lemma)
+        wrong = {
+            "that is GELU of the mean, μ·Φ(μ); the mean of GELU is not GELU of the mean (GELU is curved)":
+                mu * _cdf(mu),
+            "that is the mean of ReLU(z), μΦ(μ/s) + s·φ(μ/s); the exercise asks for GELU(z) = z·Φ(z)":
+                mu * _cdf(mu / s) + s * _pdf(mu / s),
+            "that is μ·E[Φ(z)] alone: the part of z that varies, z − μ, also correlates with Φ(z) (Stein's lemma)":
+                mu * _cdf(mu / r),
+            "Φ and φ averaged over z ~ N(μ, s²) are not Φ(μ) and φ(μ): the average is a wider normal":
+                mu * _cdf(mu) + s**2 * _pdf(mu),
+            "the second term's size is off: Stein's lemma gives E[(z − μ) f(z)] = s² E[f′(z)], with s²":
+                mu * _cdf(mu / r) + s / r * _pdf(mu / r),
+            "the second term's size is off: E[φ(z)] is the density of a wider normal, which carries its own "
+            "normalising factor": mu * _cdf(mu / r) + s**2 * _pdf(mu / r),
+            "s is the standard deviation of z, not its variance": mu * _cdf(mu / torch.sqrt(1 + s)) + s / torch.sqrt(
+                1 + s) * _pdf(mu / torch.sqrt(1 + s)),
+        }
+        cases.append(Case((mu, s), want, wrong))
+    return run("gelu_gaussian_mean", learner, cases, call="f(mu, s)")

@@ -1,4 +1,4 @@
-"""Self-checks for chapter 7: the Vision Transformer from scratch, and attention rollout."""
+"""Self-checks for chapter 8: the Vision Transformer from scratch, and attention rollout."""
 from __future__ import annotations
 
 import math

@@ -4,6 +4,8 @@
     tcn       TCN: residual blocks of dilated causal convolutions; receptive_field
     recurrent LSTMNet, GRUNet: recurrent baselines with the TCN's (N, C, L) interface
     vit       ViT: the Vision Transformer with timm's parameter names; vit_tiny_patch16_224 (DeiT-Tiny)
+    pool      pool: one vector per sequence (cls, mean, max, last, CLIP's eot_argmax), padding-aware
+    bert      BertEncoder: BERT with Hugging Face's names, bidirectional or causal; all-MiniLM-L6-v2 offline
 """
 from __future__ import annotations
 
@@ -14,3 +16,9 @@ from .vit import ViT, patchify, resize_pos_embed, vit_tiny_patch16_224
 
 __all__ = ["GapCNN", "TCN", "TemporalBlock", "CausalConv1d", "causal_conv1d", "receptive_field", "LSTMNet", "GRUNet",
            "ViT", "vit_tiny_patch16_224", "patchify", "resize_pos_embed"]
+
+from .bert import BertEncoder, all_minilm_l6_v2, allowed_attention, minilm_tokenizer, tokenize  # noqa: E402
+from .pool import POOL_MODES, pool  # noqa: E402
+
+__all__ += ["pool", "POOL_MODES", "BertEncoder", "allowed_attention", "all_minilm_l6_v2", "minilm_tokenizer",
+            "tokenize"]

