@@ -428,11 +428,13 @@ def log_log_timing(
     title: str | None = None,
     xlabel: str = "size",
     ylabel: str = "seconds",
+    guide: str | None = None,
 ) -> Axes:
     """Run time against problem size on log-log axes, with a dotted slope-1 line (time ∝ size) for reference.
 
     On log-log axes time ∝ size^k is a straight line of slope k, so the reference line shows at a glance which
-    method scales linearly and which faster. The line passes through the first method's middle point.
+    method scales linearly and which faster. The line passes through the middle point of the method named by
+    ``guide`` (default: the first method).
 
     Args:
         sizes: (K,) positive problem sizes.
@@ -441,13 +443,15 @@ def log_log_timing(
         title: Axes title.
         xlabel: x-axis label.
         ylabel: y-axis label.
+        guide: Name of the method the slope-1 line passes through; None for the first.
 
     Returns:
         The Axes.
 
     Raises:
         TypeError: ``times`` is not a mapping, or values are not numeric.
-        ValueError: ``times`` is empty, lengths differ from ``sizes``, or a size or time is not positive.
+        ValueError: ``times`` is empty, lengths differ from ``sizes``, a size or time is not positive, or
+            ``guide`` names no method.
     """
     xs = _as_array("sizes", sizes, ndim=1)
     if xs.size == 0 or not (xs > 0).all():
@@ -460,9 +464,11 @@ def log_log_timing(
     ax = _axes_or_new(ax)
     for name, t in series.items():
         ax.loglog(xs, t, marker="o", label=str(name))
+    if guide is not None and guide not in series:
+        raise ValueError(f"guide must name one of the methods {list(series)}, got {guide!r}")
     anchor = len(xs) // 2
-    first = next(iter(series.values()))
-    reference = first[anchor] * xs / xs[anchor]  # t = t₀ · s/s₀: slope 1 on log-log axes
+    through = series[guide] if guide is not None else next(iter(series.values()))
+    reference = through[anchor] * xs / xs[anchor]  # t = t₀ · s/s₀: slope 1 on log-log axes
     ax.loglog(xs, reference, linestyle=":", color="gray", label="∝ size (slope 1)")
     ax.set_xlabel(xlabel)
     ax.set_ylabel(ylabel)

@@ -251,6 +251,14 @@ def test_log_log_timing_bad_inputs(sizes, times, error, message):
         plot.log_log_timing(sizes, times)
 
 
+def test_log_log_timing_guide_passes_through_the_named_method(ax):
+    plot.log_log_timing([10, 100, 1000], {"flat": [1e-3, 1e-3, 1e-3], "linear": [1e-3, 1e-2, 1e-1]}, ax=ax,
+                        guide="linear")
+    np.testing.assert_allclose(ax.lines[-1].get_ydata(), [1e-3, 1e-2, 1e-1])  # on the linear method's points
+    with pytest.raises(ValueError, match="guide must name one of the methods"):
+        plot.log_log_timing([1, 2], {"a": [1.0, 2.0]}, guide="b")
+
+
 # ------------------------------------------------------------------------------------------------ seed_bands
 def test_seed_bands_interval_is_the_student_t_interval(ax):
     from scipy import stats
