@@ -13,12 +13,14 @@ from mlbits_lite import check, losses, metrics
 
 
 # --------------------------------------------------------------------------------------- reference solutions
-def smooth_one_hot(target, num_classes, epsilon):
-    return (1 - epsilon) * F.one_hot(target, num_classes).double() + epsilon / num_classes
+def smoothed_loss_at_gap(num_classes, epsilon, gap):
+    one_hot_loss = math.log1p((num_classes - 1) * math.exp(-gap))
+    return one_hot_loss + (num_classes - 1) * epsilon / num_classes * gap
 
 
-def optimal_logit_gap(num_classes, epsilon):
-    return math.log((1 - epsilon + epsilon / num_classes) / (epsilon / num_classes))
+def distilled_smoothing(num_classes, epsilon, temperature):
+    ratio = (1 - epsilon + epsilon / num_classes) / (epsilon / num_classes)
+    return num_classes / (ratio ** (1 / temperature) + num_classes - 1)
 
 
 def smoothed_cross_entropy(logits, target, epsilon):
@@ -108,44 +110,51 @@ def _ece_of_label_probability(probs, labels, n_bins):
 
 
 CATALOGUE = {
-    check.smooth_one_hot: Catalogue(
-        reference=smooth_one_hot,
-        right=[lambda t, k, e: losses.smooth_one_hot(t, k, e, dtype=torch.float64),
-               lambda t, k, e: smooth_one_hot(t, k, e).float(),
-               lambda t, k, e: torch.full((*t.shape, k), e / k, dtype=torch.float64).scatter_(
-                   -1, t[..., None], 1 - e + e / k)],
-        wrong=[
-            (lambda t, k, e: (1 - e) * F.one_hot(t, k).double() + e / (k - 1) * (1 - F.one_hot(t, k).double()),
-             "K − 1"),
-            (lambda t, k, e: F.one_hot(t, k).double() + e / k, "give up a share"),
-            (lambda t, k, e: e * F.one_hot(t, k).double() + (1 - e) / k, "swapped"),
-            (lambda t, k, e: F.one_hot(t, k).double(), "smoothing is missing"),
-            (lambda t, k, e: (1 - e) * F.one_hot(t, k).double() + e / k * (1 - F.one_hot(t, k).double()),
-             "its share"),
-            (lambda t, k, e: (1 - e + e / k) * F.one_hot(t, k).double(), "ε/K each as well"),
-            (lambda t, k, e: F.one_hot(t, k).long(), "floating-point"),
-            (lambda t, k, e: smooth_one_hot(t, k, e).reshape(-1), "shape"),
+    check.smoothed_loss_at_gap: Catalogue(
+        reference=smoothed_loss_at_gap,
+        right=[
+            # straight from the definition: build the logits and call PyTorch's loss
+            lambda k, e, g: F.cross_entropy(torch.cat([torch.tensor([g]), torch.zeros(k - 1)]).double()[None],
+                                            torch.tensor([0]), label_smoothing=e),
+            # (1 - ε) H(q, p) + ε H(u, p) with p written out, as a NumPy scalar
+            lambda k, e, g: np.float64((1 - e) * np.log1p((k - 1) * np.exp(-g))
+                                       + e * (np.log(np.exp(g) + k - 1) - g / k)),
         ],
+        wrong=[
+            (lambda k, e, g: math.log1p((k - 1) * math.exp(-g)), "one-hot loss"),
+            (lambda k, e, g: math.log1p((k - 1) * math.exp(-g)) + e * g, "K − 1"),
+            (lambda k, e, g: math.log1p((k - 1) * math.exp(-g)) - (k - 1) * e / k * g, "not subtracts"),
+            (lambda k, e, g: math.log1p((k - 1) * math.exp(-g)) + e / k * g, "(K − 1)·ε/K·g"),
+            (lambda k, e, g: math.log1p(math.exp(-g)) + (k - 1) * e / k * g, "normaliser"),
+            (lambda k, e, g: (1 - e / k) * math.log1p((k - 1) * math.exp(-g)) + (k - 1) * e / k * g, "its share"),
+            (lambda k, e, g: (1 - e) * math.log1p((k - 1) * math.exp(-g)) + e * math.log(k), "uniform"),
+            (lambda k, e, g: math.log1p((k - 1) * math.exp(g)) - (k - 1) * e / k * g, "other way round"),
+            (lambda k, e, g: "1.2", "return a number"),
+            (lambda k, e, g: 1.1 * smoothed_loss_at_gap(k, e, g), "differs"),
+        ],
+        mutations={"negated": "not subtracts"},
     ),
-    check.optimal_logit_gap: Catalogue(
-        reference=optimal_logit_gap,
-        right=[lambda k, e: torch.tensor(optimal_logit_gap(k, e)),  # a 0-d tensor
-               lambda k, e: np.log1p(k * (1 - e) / e),  # a NumPy scalar, and another form: log(1 + K(1 - ε)/ε)
-               lambda k, e: np.array([optimal_logit_gap(k, e)], dtype=np.float32)],  # a one-element float32 array
-        wrong=[
-            (lambda k, e: (1 - e + e / k) / (e / k), "logarithm"),
-            (lambda k, e: math.log((1 - e) / (e / k)), "also receives"),
-            (lambda k, e: math.log((1 - e) / (e / (k - 1))), "K − 1"),
-            (lambda k, e: math.log((1 - e + e / k) / e), "not ε"),
-            (lambda k, e: -optimal_logit_gap(k, e), "sign"),
-            (lambda k, e: math.log10((1 - e + e / k) / (e / k)), "not log10"),
-            (lambda k, e: math.inf, "infinite"),
-            (lambda k, e: "4.5", "return a number"),
-            (lambda k, e: True, "bool"),
-            (lambda k, e: torch.ones(2), "single number"),
-            (lambda k, e: 1.1 * optimal_logit_gap(k, e), "differs"),  # one number: never "a constant factor"
+    check.distilled_smoothing: Catalogue(
+        reference=distilled_smoothing,
+        right=[
+            # softmax(z/T) of the teacher's optimal logits log q', then ε from the wrong class's share ε/K
+            lambda k, e, t: k * torch.softmax(losses.smooth_one_hot(torch.tensor(0), k, e, dtype=torch.float64).log()
+                                              / t, 0)[1],
+            # p^(1/T) renormalised, as a NumPy scalar: ε = 1 - (p_y - p_k), since p_y - p_k = 1 - ε
+            lambda k, e, t: np.float64(1 - (lambda w, o: (w - o) / (w + (k - 1) * o))(
+                (1 - e + e / k) ** (1 / t), (e / k) ** (1 / t))),
         ],
-        mutations={"negated": "true class has the larger logit"},
+        wrong=[
+            (lambda k, e, t: e, "temperature changes"),
+            (lambda k, e, t: k / (((1 - e + e / k) / (e / k)) ** t + k - 1), "you multiplied"),
+            (lambda k, e, t: min(1.0, e * t), "does not scale"),
+            (lambda k, e, t: (k - 1) / (((1 - e + e / k) / (e / k)) ** (1 / t) + k - 1), "K − 1"),
+            (lambda k, e, t: 1 - (k - 1) * distilled_smoothing(k, e, t) / k, "probability for the true class"),
+            (lambda k, e, t: math.log((1 - e + e / k) / (e / k)) / t, "logit gap"),
+            (lambda k, e, t: k / (((1 - e + e / k) / (e / k)) ** (1 / t) + k), "its share"),
+            (lambda k, e, t: "0.1", "return a number"),
+            (lambda k, e, t: 1.1 * distilled_smoothing(k, e, t), "differs"),
+        ],
     ),
     check.smoothed_cross_entropy: Catalogue(
         reference=smoothed_cross_entropy,
@@ -204,12 +213,12 @@ CATALOGUE = {
 @pytest.mark.parametrize("answer", [3, 3.0, np.int64(3), np.float32(3.0), torch.tensor(3.0), torch.tensor([3]),
                                     np.array(3.0)])
 def test_a_number_is_accepted_in_any_numeric_type(answer):
-    result = check.optimal_logit_gap(lambda k, e: answer)
+    result = check.smoothed_loss_at_gap(lambda k, e, g: answer)
     assert not result and "differs" in result.message  # read as a number, and simply wrong
 
 
 @pytest.mark.parametrize("answer, hint", [(True, "bool"), ("3", "return a number"), (torch.tensor(True), "bool"),
                                           (None, "return a number"), (torch.ones(3), "single number")])
 def test_a_bool_or_a_string_is_not_a_number(answer, hint):
-    result = check.optimal_logit_gap(lambda k, e: answer)
+    result = check.smoothed_loss_at_gap(lambda k, e, g: answer)
     assert not result and hint in result.message

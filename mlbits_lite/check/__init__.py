@@ -34,8 +34,8 @@ from .gelu import expected_gate_slope, gelu_gaussian_mean, taylor_cubic
 from .cam import conv_receptive_field, grad_cam_max_pooled, iou_tolerance
 from .perturbation import fastest_deletion_curve, optimal_linear_mask, tv_gradient
 from .huber import contamination_threshold, huber_gradient_ratio, huber_influence
-from .label_smoothing import (expected_calibration_error, optimal_logit_gap, smooth_one_hot, smoothed_cross_entropy,
-                              smoothing_for_confidence)
+from .label_smoothing import (distilled_smoothing, expected_calibration_error, smoothed_cross_entropy,
+                              smoothed_loss_at_gap, smoothing_for_confidence)
 from .cutmix import max_box_accuracy, partners_without_self, uniform_cover_box
 from .tcn import causal_conv1d, levels_to_cover, path_counts, rnn_critical_path
 from .vit import attention_head, patchify, rollout, vit_param_count
@@ -57,8 +57,8 @@ __all__ = [
     "huber_gradient_ratio",
     "huber_influence",
     # chapter 4
-    "smooth_one_hot",
-    "optimal_logit_gap",
+    "smoothed_loss_at_gap",
+    "distilled_smoothing",
     "smoothed_cross_entropy",
     "expected_calibration_error",
     "smoothing_for_confidence",

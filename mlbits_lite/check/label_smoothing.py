@@ -9,62 +9,69 @@ import torch.nn.functional as F
 
 from ._framework import NUMBER, Case, CheckResult, _hidden_generator, as_number, run
 
-__all__ = ["smooth_one_hot", "optimal_logit_gap", "smoothed_cross_entropy", "expected_calibration_error",
+__all__ = ["smoothed_loss_at_gap", "distilled_smoothing", "smoothed_cross_entropy", "expected_calibration_error",
            "smoothing_for_confidence"]
 
 
 # ------------------------------------------------------------------------------------------------ the checks
-def smooth_one_hot(learner: Callable[[torch.Tensor, int, float], torch.Tensor]) -> CheckResult:
-    """Exercise: smoothed one-hot targets q' = (1 - ε)·onehot(y) + ε/K.
+def smoothed_loss_at_gap(learner: Callable[[int, float, float], float]) -> CheckResult:
+    """Exercise: the smoothed loss (ε/K convention) of logits whose true class leads every other class by `gap`.
 
     Args:
-        learner: `f(target, num_classes, epsilon)` for integer class indices `target` of any shape (...), returning a
-            floating tensor of shape (..., num_classes).
+        learner: `f(num_classes, epsilon, gap)` returning the loss as a number; the K - 1 other logits are equal and
+            `gap` = z_y - z_k may be any real number.
     """
-    g = _hidden_generator("smooth_one_hot")
     cases = []
-    for shape, k, eps in (((6,), 4, 0.1), ((5,), 10, 0.3), ((2, 3), 3, 0.2), ((4,), 7, 0.05)):
-        target = torch.randint(0, k, shape, generator=g)
-        one_hot = F.one_hot(target, k).double()  # (..., K)
-        want = (1 - eps) * one_hot + eps / k
+    for k, eps, gap in ((10, 0.1, 3.0), (3, 0.2, 0.5), (1000, 0.05, 12.0), (4, 0.3, -1.0), (2, 0.4, 6.0)):
+        one_hot_loss = math.log1p((k - 1) * math.exp(-gap))  # -log p_y = log(1 + (K - 1) e^{-g})
+        slope = (k - 1) * eps / k  # the wrong classes' mass, each paying -log p_k = -log p_y + g
+        want = one_hot_loss + slope * gap
         wrong = {
-            "you spread ε over the K − 1 wrong classes; here (as in PyTorch) ε is spread over all K classes":
-                (1 - eps) * one_hot + eps / (k - 1) * (1 - one_hot),
-            "the true class must give up a share ε of its mass before the uniform part is added":
-                one_hot + eps / k,
-            "ε and 1 − ε are swapped": eps * one_hot + (1 - eps) / k,
-            "that is the plain one-hot: the smoothing is missing": one_hot,
-            "the true class also gets its share ε/K of the uniform part":
-                (1 - eps) * one_hot + eps / k * (1 - one_hot),
-            "the other classes get ε/K each as well": (1 - eps + eps / k) * one_hot,
+            "that is the one-hot loss: the mass the wrong classes get adds a term that grows with the gap":
+                one_hot_loss,
+            "that is the ε/(K − 1) convention (every wrong class gets ε/(K − 1)); here ε is spread over all K classes":
+                one_hot_loss + eps * gap,
+            "the wrong classes' term pushes the gap down: −log p_k = −log p_y + g, so it adds, not subtracts":
+                one_hot_loss - slope * gap,
+            "there are K − 1 wrong classes, each with target ε/K: their term is (K − 1)·ε/K·g": one_hot_loss + eps / k * gap,
+            "the normaliser sums over all K − 1 wrong classes: −log p_y = log(1 + (K − 1)e^(−g))":
+                math.log1p(math.exp(-gap)) + slope * gap,
+            "the true class's target is 1 − ε + ε/K; you left out its share ε/K of the uniform part":
+                (1 - eps / k) * one_hot_loss + slope * gap,
+            "H(u, p) equals log K only when p is uniform; here p depends on the gap":
+                (1 - eps) * one_hot_loss + eps * math.log(k),
+            "the gap is z_y − z_k, the true class's lead; you used it the other way round":
+                math.log1p((k - 1) * math.exp(gap)) - slope * gap,
         }
-        cases.append(Case((target, k, eps), want, wrong))
-    return run("smooth_one_hot", learner, cases)
+        cases.append(Case((k, eps, gap), want, wrong))
+    return run("smoothed_loss_at_gap", learner, cases, answer=NUMBER)
 
 
-def optimal_logit_gap(learner: Callable[[int, float], float]) -> CheckResult:
-    """Exercise: the gap between the true-class logit and the others that minimises the smoothed loss.
+def distilled_smoothing(learner: Callable[[int, float, float], float]) -> CheckResult:
+    """Exercise: the ε (ε/K convention) of the soft target softmax(z/T) of a teacher at the smoothed loss's optimum.
 
     Args:
-        learner: `f(num_classes, epsilon)` returning the gap z_y - z_k (k ≠ y) at the optimum, a number.
+        learner: `f(num_classes, epsilon, temperature)` for a teacher trained with `epsilon` whose logits are
+            z = log q' + c, returning the ε of its targets at `temperature` as a number.
     """
     cases = []
-    for k, eps in ((10, 0.1), (3, 0.2), (1000, 0.05), (4, 0.5)):
-        right, other = 1 - eps + eps / k, eps / k  # the optimum puts p = q'
+    for k, eps, t in ((10, 0.1, 2.0), (3, 0.2, 0.5), (1000, 0.05, 4.0), (4, 0.3, 1.5), (2, 0.4, 10.0)):
+        ratio = (1 - eps + eps / k) / (eps / k)  # e^{g*}: the teacher's p_y / p_k
+        softened = ratio ** (1 / t)  # softmax(z/T): the gap g*/T
+        want = k / (softened + k - 1)  # solves (1 - ε_T + ε_T/K) / (ε_T/K) = e^{g*/T}
         wrong = {
-            "that is the ratio of the two probabilities; the logits differ by its logarithm": right / other,
-            "the true class also receives ε/K from the uniform part": math.log((1 - eps) / other),
-            "that is the gap for the ε/(K − 1) convention; here ε is spread over all K classes":
-                math.log((1 - eps) / (eps / (k - 1))),
-            "each wrong class gets ε/K of the mass, not ε": math.log(right / eps),
-            "the sign is flipped: the true class has the larger logit": -math.log(right / other),
-            "logits are natural logarithms of probabilities (up to a constant): use math.log, not log10":
-                math.log10(right / other),
-            "logits are natural logarithms of probabilities (up to a constant): use math.log, not log2":
-                math.log2(right / other),
+            "the temperature changes the target: softmax(z/T) divides the teacher's logit gap by T": eps,
+            "the temperature divides the logits, softmax(z/T); you multiplied them": k / (ratio ** t + k - 1),
+            "ε does not scale with T; the gap of the logits does: g*/T": min(1.0, eps * t),
+            "that is the ε of the ε/(K − 1) convention; here ε is spread over all K classes":
+                (k - 1) / (softened + k - 1),
+            "that is the target's probability for the true class; convert it to ε": softened / (softened + k - 1),
+            "that is the softened logit gap g*/T; convert it to ε": math.log(ratio) / t,
+            "the true class's target is 1 − ε + ε/K, not 1 − ε: it also gets its share of the uniform part":
+                k / (softened + k),
         }
-        cases.append(Case((k, eps), math.log(right / other), wrong))
-    return run("optimal_logit_gap", learner, cases, answer=NUMBER)
+        cases.append(Case((k, eps, t), want, wrong))
+    return run("distilled_smoothing", learner, cases, answer=NUMBER)
 
 
 def smoothed_cross_entropy(learner: Callable[[torch.Tensor, torch.Tensor, float], torch.Tensor]) -> CheckResult:
