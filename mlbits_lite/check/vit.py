@@ -5,7 +5,9 @@ from typing import Callable
 
 import torch
 
-from ._framework import Case, CheckResult, _hidden_generator, run
+import torch.nn.functional as F
+
+from ._framework import INTEGER, Case, CheckResult, Ints, Rule, run
 
 __all__ = ["attention_macs", "linear_resize_matrix", "stem_window"]
 
@@ -43,20 +45,13 @@ def attention_macs(learner: Callable[..., int]) -> CheckResult:
             "every block has its own attention: multiply by the depth": _attention_macs(*config, all_blocks=False),
             "count multiply-accumulates, not FLOPs: one per term of each dot product": 2 * want,
         }
-        cases.append((config, torch.tensor(float(want), dtype=torch.float64),
-                      {hint: torch.tensor(float(v), dtype=torch.float64) for hint, v in wrong.items() if v != want}))
+        cases.append(Case(config, want, {hint: v for hint, v in wrong.items() if v != want}))
 
-    def as_tensor(*args):
-        got = learner(*args)
-        if isinstance(got, bool) or not isinstance(got, (int, torch.Tensor)):
-            return got
-        return torch.as_tensor(float(got), dtype=torch.float64)
-
-    return run("attention_macs", as_tensor, [Case(*case) for case in cases])
+    return run("attention_macs", learner, cases, answer=INTEGER)
 
 
 def _linear_resize_matrix(old: int, new: int, *, align_corners: bool = False, half_pixel: bool = True,
-                          clamp: bool = True, inverted: bool = False) -> torch.Tensor:
+                          clamp: bool = True, inverted: bool = False, swapped: bool = False) -> torch.Tensor:
     """1-D linear interpolation weights (new, old), with switches that reproduce the usual mistakes."""
     i = torch.arange(new, dtype=torch.float64)
     if align_corners:
@@ -68,11 +63,17 @@ def _linear_resize_matrix(old: int, new: int, *, align_corners: bool = False, ha
         source = source.clamp(min=0)
     left = source.floor().long().clamp(0, old - 1)
     right = (left + 1).clamp(max=old - 1)
-    weight = source - left
+    weight = source - left  # the share of the right neighbour
+    if swapped:
+        weight = 1 - weight
     M = torch.zeros(new, old, dtype=torch.float64)
     M[torch.arange(new), left] += 1 - weight
     M[torch.arange(new), right] += weight
     return M
+
+
+no_interpolate = Rule("this exercise derives the weights that F.interpolate hides, and your function called {name}: "
+                      "build M from the positions of the cell centres", {"F.interpolate": F.interpolate})
 
 
 def linear_resize_matrix(learner: Callable[[int, int], torch.Tensor]) -> CheckResult:
@@ -92,15 +93,17 @@ def linear_resize_matrix(learner: Callable[[int, int], torch.Tensor]) -> CheckRe
             "cells, not the end samples, cover the same interval": _linear_resize_matrix(old, new, align_corners=True),
             "the new sample i sits at the centre of its cell, i + ½, not at i": _linear_resize_matrix(
                 old, new, half_pixel=False),
-            "near the first edge the position falls below the first centre: repeat the edge value there (clamp), "
-            "do not extrapolate": _linear_resize_matrix(old, new, clamp=False),
+            "near the first edge the position falls below the first centre: clamp the position at 0 (the edge value "
+            "repeats), do not extrapolate": _linear_resize_matrix(old, new, clamp=False),
+            "the weights are swapped: the nearer neighbour gets the larger weight": _linear_resize_matrix(
+                old, new, swapped=True),
             "the scale is upside down: a step of one new cell is old / new old cells": _linear_resize_matrix(
                 old, new, inverted=True),
             "that is nearest-neighbour: linear interpolation mixes the two nearest old samples": nearest,
             "rows are the new positions: M has shape (new, old)": want.T,
         }
         cases.append(((old, new), want, wrong))
-    return run("linear_resize_matrix", learner, [Case(*case) for case in cases])
+    return run("linear_resize_matrix", learner, [Case(*case) for case in cases], rules=(no_interpolate,))
 
 
 def _stem_window(index: int, num_convs: int, size: int, *, padded: bool = True, strided: bool = True,
@@ -147,14 +150,6 @@ def stem_window(learner: Callable[[int, int, int], tuple[int, int]]) -> CheckRes
             "that is the token's own cell; the 3×3 kernels reach beyond it": _stem_window(
                 index, num_convs, size, cell_only=True),
         }
-        as_t = lambda pair: torch.tensor(pair, dtype=torch.float64)  # noqa: E731
-        cases.append(((index, num_convs, size), as_t(want),
-                      {hint: as_t(v) for hint, v in wrong.items() if v != want}))
+        cases.append(Case((index, num_convs, size), want, {hint: v for hint, v in wrong.items() if v != want}))
 
-    def as_tensor(*args):
-        got = learner(*args)
-        if isinstance(got, (tuple, list)) and len(got) == 2 and all(isinstance(v, int) for v in got):
-            return torch.tensor(got, dtype=torch.float64)
-        return got
-
-    return run("stem_window", as_tensor, [Case(*case) for case in cases])
+    return run("stem_window", learner, cases, answer=Ints(("first", "last")))
