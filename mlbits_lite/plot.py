@@ -8,6 +8,7 @@
     overlay              a heat map over an image (class activation maps)
     reliability_diagram  accuracy against confidence per bin (calibration)
     log_log_timing       run time against size on log-log axes, with a slope-1 reference
+    cell_overlay         a coarse map (one value per patch) over an image, cells as flat blocks, on a given scale
     seed_bands           curves over seeds: each mean with a shaded band (Student-t interval or min-max)
 
 Helpers take tensors or arrays, draw into ``ax`` when given one (else a new figure), return the Axes, Figure or
@@ -40,6 +41,7 @@ __all__ = [
     "overlay",
     "reliability_diagram",
     "log_log_timing",
+    "cell_overlay",
     "seed_bands",
 ]
 
@@ -478,6 +480,62 @@ def log_log_timing(
     return ax
 
 
+def cell_overlay(
+    image: torch.Tensor | np.ndarray,
+    heat: torch.Tensor | np.ndarray,
+    *,
+    ax: Axes | None = None,
+    vmin: float | None = None,
+    vmax: float | None = None,
+    alpha: float = 0.6,
+    cmap: str = "viridis",
+) -> AxesImage:
+    """Draw a coarse map (one value per patch or feature cell) over an image, each cell as one flat block.
+
+    Nearest-neighbour, not bilinear: a cell's value covers exactly its own pixels, so a flat map looks flat
+    (bilinear upsampling invents peaks and slopes between cell centres). Pass the same ``vmin`` and ``vmax`` to
+    every panel that is compared, and the returned image to ``fig.colorbar`` to show the scale.
+
+    Args:
+        image: (H, W) grey, or (C, H, W) with C = 1 or 3.
+        heat: (h, w) map with h dividing H and w dividing W: each cell covers (H/h)×(W/w) pixels.
+        ax: Axes to draw into; default a new figure.
+        vmin: value at the bottom of the colour scale; default the map's minimum.
+        vmax: value at the top of the colour scale; default the map's maximum.
+        alpha: Opacity of the map, in [0, 1].
+        cmap: Colour map of the map.
+
+    Returns:
+        The map's AxesImage (for a colour bar).
+
+    Raises:
+        TypeError: ``image`` or ``heat`` is not numeric.
+        ValueError: wrong shapes, cells that do not tile the image, ``vmin`` >= ``vmax``, or ``alpha`` outside
+            [0, 1].
+    """
+    picture = _to_hwc("image", _as_array("image", image, ndim=(2, 3)))  # (H, W) or (H, W, 3)
+    heat_map = _as_array("heat", heat, ndim=2)  # (h, w)
+    alpha = require_in_range("alpha", alpha, 0.0, 1.0)
+    height, width = picture.shape[:2]
+    rows, cols = heat_map.shape
+    if rows == 0 or cols == 0 or height % rows or width % cols:
+        raise ValueError(f"heat must tile the image: its shape {heat_map.shape} must divide the image's "
+                         f"{height}x{width}")
+    for name, value in (("vmin", vmin), ("vmax", vmax)):
+        if value is not None and not (isinstance(value, (int, float, np.floating)) and math.isfinite(value)):
+            raise TypeError(f"{name} must be a finite number or None, got {value!r}")
+    if vmin is not None and vmax is not None and vmin >= vmax:
+        raise ValueError(f"vmin must be below vmax, got vmin={vmin}, vmax={vmax}")
+    ax = _axes_or_new(ax)
+    if picture.ndim == 3:
+        ax.imshow(_rgb_in_unit_range(picture))
+    else:
+        ax.imshow(picture, cmap="gray")
+    extent = (-0.5, width - 0.5, height - 0.5, -0.5)  # the cells span the image's pixels exactly
+    drawn = ax.imshow(heat_map, cmap=cmap, alpha=alpha, vmin=vmin, vmax=vmax, extent=extent,
+                      interpolation="nearest")
+    ax.axis("off")
+    return drawn
 def seed_bands(
     x: Sequence[float] | torch.Tensor | np.ndarray,
     runs: Mapping[str, torch.Tensor | np.ndarray],

@@ -1,204 +1,204 @@
-"""Chapter 8's self-checks: the catalogue of answers (run by test_check_contract.py), and counts of any type."""
+"""Chapter 7's self-checks: the catalogue of answers (run by test_check_contract.py), and the rules they enforce."""
 from __future__ import annotations
 
-import math
-
 import numpy as np
-import pytest
 import torch
+import torch.nn.functional as F
 
 from catalogue import Catalogue
-from mlbits_lite import check, explain, models
+from mlbits_lite import check
 
 
 # --------------------------------------------------------------------------------------- reference solutions
-def patchify(images, patch_size):
-    B, C, H, W = images.shape
-    P = patch_size
-    patches = images.reshape(B, C, H // P, P, W // P, P).permute(0, 2, 4, 1, 3, 5)
-    return patches.reshape(B, (H // P) * (W // P), C * P * P)
+def attention_macs(img_size, patch_size, embed_dim, depth, num_heads):
+    tokens = (img_size // patch_size) ** 2 + 1  # the patches and the class token
+    per_head = 2 * tokens * tokens * (embed_dim // num_heads)  # Q Kᵀ, then A V, each T·T·d
+    return depth * num_heads * per_head
 
 
-def attention_head(q, k, v):
-    return (q @ k.transpose(-2, -1) / math.sqrt(q.shape[-1])).softmax(-1) @ v
+def linear_resize_matrix(old, new):
+    centres = torch.arange(new, dtype=torch.float64) + 0.5  # new cell i's centre, in new cells
+    source = (centres * old / new - 0.5).clamp(min=0)  # ... on the old axis, the edge value repeated
+    left = source.floor().long()
+    right = (left + 1).clamp(max=old - 1)  # past the last centre: the edge value again
+    weight_right = source - left
+    M = torch.zeros(new, old, dtype=torch.float64)
+    rows = torch.arange(new)
+    M[rows, left] += 1 - weight_right
+    M[rows, right] += weight_right
+    return M
 
 
-def vit_param_count(img_size, patch_size, in_chans, num_classes, embed_dim, depth, num_heads, mlp_ratio):
-    D, N, hidden = embed_dim, (img_size // patch_size) ** 2, int(embed_dim * mlp_ratio)
-    block = 2 * 2 * D + (3 * D * D + 3 * D) + (D * D + D) + (D * hidden + hidden) + (hidden * D + D)
-    embedding = (in_chans * patch_size**2 * D + D) + D + (N + 1) * D
-    return embedding + depth * block + 2 * D + (D * num_classes + num_classes)
-
-
-def rollout(attentions):
-    result = None
-    for layer in attentions:
-        a = layer.mean(0) + torch.eye(layer.shape[-1], dtype=layer.dtype)
-        a = a / a.sum(-1, keepdim=True)
-        result = a if result is None else a @ result
-    return result
+def stem_window(index, num_convs, size):
+    scale = 2**num_convs  # each convolution halves the resolution
+    reach = scale - 1  # 1 + 2 + ... + 2^(k-1): one pixel of each layer's input
+    return max(0, scale * index - reach), min(size - 1, scale * index + reach)
 
 
 # --------------------------------------------------------------------------------------- other right answers
-def patchify_by_einops_style(images, patch_size):
-    B, C, H, W = images.shape
-    P = patch_size
-    x = images.reshape(B, C, H // P, P, W // P, P)
-    x = x.transpose(1, 2).transpose(2, 4)  # (B, rows, cols, P, C, P)
-    return x.transpose(3, 4).reshape(B, -1, C * P * P)  # (B, rows·cols, C·P·P)
+def attention_macs_per_block(img_size, patch_size, embed_dim, depth, num_heads):
+    T = (img_size // patch_size) ** 2 + 1
+    return np.int64(depth * 2 * T * T * embed_dim)  # the heads' widths add up to D; a NumPy integer is a count
 
 
-def vit_count_by_model(img_size, patch_size, in_chans, num_classes, embed_dim, depth, num_heads, mlp_ratio):
-    with torch.device("meta"):
-        model = models.ViT(img_size, patch_size, in_chans, num_classes, embed_dim, depth, num_heads, mlp_ratio)
-    return np.int64(sum(p.numel() for p in model.parameters()))  # the review's case: a NumPy integer is a count
+def linear_resize_by_hat_function(old, new):
+    """Each weight is the hat function max(0, 1 - |s - j|) at the clamped source position s."""
+    s = ((torch.arange(new, dtype=torch.float64) + 0.5) * old / new - 0.5).clamp(0, old - 1)
+    return (1 - (s[:, None] - torch.arange(old, dtype=torch.float64)[None]).abs()).clamp(min=0)
 
 
-def _count_without(part):
-    def count(img_size, patch_size, in_chans, num_classes, embed_dim, depth, num_heads, mlp_ratio):
-        D, N, hidden = embed_dim, (img_size // patch_size) ** 2, int(embed_dim * mlp_ratio)
+def linear_resize_by_loops(old, new):
+    M = torch.zeros(new, old, dtype=torch.float64)
+    for i in range(new):
+        s = min(max((i + 0.5) * old / new - 0.5, 0.0), old - 1.0)
+        j = min(int(s), old - 2) if old > 1 else 0
+        if old == 1:
+            M[i, 0] = 1.0
+        else:
+            M[i, j], M[i, j + 1] = j + 1 - s, s - j
+    return M
+
+
+def stem_window_layer_by_layer(index, num_convs, size):
+    first = last = index
+    for _ in range(num_convs):  # one convolution down: output i reads 2i - 1 .. 2i + 1
+        first, last = 2 * first - 1, 2 * last + 1
+    return torch.tensor([max(first, 0), min(last, size - 1)])  # a tensor of two ints is fine too
+
+
+# --------------------------------------------------------------------------------------- typical mistakes
+def _macs(**slip):
+    def count(img_size, patch_size, embed_dim, depth, num_heads):
         side = img_size // patch_size
-        total = vit_param_count(img_size, patch_size, in_chans, num_classes, embed_dim, depth, num_heads, mlp_ratio)
-        return total - {
-            "pos_embed": (N + 1) * D,
-            "cls_token": D,
-            "cls_position": D,
-            "patch_bias": D,
-            "head": D * num_classes + num_classes,
-            "head_bias": num_classes,
-            "final_norm": 2 * D,
-            "all_norms": 2 * D * (2 * depth + 1),
-            "block_norms": 4 * D * depth,
-            "biases": D + depth * (3 * D + D + hidden + D + 2 * D) + D + num_classes,
-            "qkv_bias": 3 * D * depth,
-            "patches_not_squared": (side**2 - side) * D,
-            "hidden_is_d": depth * (2 * (hidden - D) * D + hidden - D),
-            "heads_multiply": -(num_heads - 1) * depth * (4 * D * D + 4 * D),
-        }[part]
+        tokens = (side if slip.get("grid_not_squared") else side**2) + (0 if slip.get("no_class_token") else 1)
+        width = embed_dim if slip.get("full_width_per_head") else embed_dim // num_heads
+        heads = 1 if slip.get("one_head") else num_heads
+        blocks = 1 if slip.get("one_block") else depth
+        products = 1 if slip.get("one_product") else 2
+        return blocks * heads * products * tokens * tokens * width * (2 if slip.get("flops") else 1)
     return count
 
 
-def _rollout_variant(*, residual=True, renormalise=True, keepdim=True, later_on_left=True, fuse="mean", half=False,
-                     early=False):
-    def variant(attentions):
-        result = None
-        for layer in attentions:
-            a = {"mean": layer.mean(0), "max": layer.amax(0), "sum": layer.sum(0)}[fuse]
-            if early:
-                a = a / a.sum(-1, keepdim=True)
-            if residual:
-                a = 0.5 * a + 0.5 * torch.eye(a.shape[-1], dtype=a.dtype) if half else a + torch.eye(a.shape[-1])
-            if renormalise and not early:
-                a = a / (a.sum(-1, keepdim=True) if keepdim else a.sum(-1))
-            result = a if result is None else (a @ result if later_on_left else result @ a)
-        return result
-    return variant
+def _resize(*, corners=False, half=True, clamp=True, inverted=False, swapped=False, transposed=False):
+    def resize(old, new):
+        i = torch.arange(new, dtype=torch.float64)
+        if corners:
+            s = i * (old - 1) / max(new - 1, 1)
+        else:
+            s = (i + 0.5) * ((new / old) if inverted else (old / new)) - 0.5 if half else i * old / new
+        if clamp:
+            s = s.clamp(min=0)
+        left = s.floor().long().clamp(0, old - 1)
+        right = (left + 1).clamp(max=old - 1)
+        w = s - left
+        if swapped:
+            w = 1 - w
+        M = torch.zeros(new, old, dtype=torch.float64)
+        M[torch.arange(new), left] += 1 - w
+        M[torch.arange(new), right] += w
+        return M.T if transposed else M
+    return resize
 
 
-def _channels_last(images, P):
-    B, C, H, W = images.shape
-    return images.reshape(B, C, H // P, P, W // P, P).permute(0, 2, 4, 3, 5, 1).reshape(B, -1, C * P * P)
+def _nearest(old, new):
+    M = torch.zeros(new, old, dtype=torch.float64)
+    M[torch.arange(new), ((torch.arange(new) + 0.5) * old / new).long().clamp(max=old - 1)] = 1
+    return M
 
 
-def _column_order(images, P):
-    B, C, H, W = images.shape
-    return images.reshape(B, C, H // P, P, W // P, P).permute(0, 4, 2, 1, 3, 5).reshape(B, -1, C * P * P)
+def _by_interpolating_the_identity(old, new):
+    return F.interpolate(torch.eye(old, dtype=torch.float64)[:, None], size=new, mode="linear",
+                         align_corners=False)[:, 0].T
 
 
-def _columns_within_patch(images, P):
-    B, C, H, W = images.shape
-    return images.reshape(B, C, H // P, P, W // P, P).permute(0, 2, 4, 1, 5, 3).reshape(B, -1, C * P * P)
-
-
-def _by_unfold(images, P):
-    B, C, H, W = images.shape
-    return images.unfold(2, P, P).unfold(3, P, P).permute(0, 2, 3, 1, 4, 5).reshape(B, -1, C * P * P)
+def _window(**slip):
+    def window(index, num_convs, size):
+        scale = 2**num_convs
+        if slip.get("cell_only"):
+            first, last = scale * index, scale * index + scale - 1
+        elif slip.get("no_padding"):
+            first, last = scale * index, scale * index + 2 * scale - 2
+        elif slip.get("no_strides"):
+            first, last = scale * index - num_convs, scale * index + num_convs
+        elif slip.get("centred"):
+            centre = scale * index + (scale - 1) / 2
+            first, last = int(centre - (scale - 1)), int(centre + (scale - 1))
+        else:
+            first, last = scale * index - (scale - 1), scale * index + (scale - 1)
+        if not slip.get("unclipped"):
+            first, last = max(0, first), min(size - 1, last)
+        return first, last + (1 if slip.get("exclusive") else 0)
+    return window
 
 
 CATALOGUE = {
-    check.patchify: Catalogue(
-        reference=patchify,
-        right=[models.patchify, patchify_by_einops_style],
+    check.attention_macs: Catalogue(
+        reference=attention_macs,
+        right=[attention_macs_per_block],
         wrong=[
-            (_channels_last, "(P, P, C) order"),
-            (_column_order, "column by column; number them row by row"),
-            (_columns_within_patch, "flattened column by column"),
-            (lambda images, P: images.reshape(images.shape[0], -1, images.shape[1] * P * P), "plain reshape"),
-            (lambda images, P: patchify(images, P).transpose(1, 2), "swapped"),
-            (_by_unfold, "called Tensor.unfold"),
-            (lambda images, P: torch.nn.functional.unfold(images, P, stride=P).transpose(1, 2), "called F.unfold"),
-            (lambda images, P: patchify(images, P).numpy(), "torch.Tensor"),
-            (lambda images, P: patchify(images, P)[:, :-1], "shape"),
+            (_macs(no_class_token=True), "class token is a token too"),
+            (_macs(one_product=True), "two products per head"),
+            (_macs(full_width_per_head=True), "heads split the width"),
+            (_macs(one_head=True), "add up all h heads"),
+            (_macs(grid_not_squared=True), "the patches form a grid"),
+            (_macs(one_block=True), "every block has its own attention"),
+            (_macs(flops=True), "not FLOPs"),
+            (lambda *args: attention_macs(*args) / 1.0, "return an int"),
         ],
-        mutations={"rearranged": "last two axes are swapped"},
+        mutations={"times_two": "not FLOPs"},
     ),
-    check.attention_head: Catalogue(
-        reference=attention_head,
-        right=[torch.nn.functional.scaled_dot_product_attention,
-               lambda q, k, v: torch.einsum("...ij,...jd->...id", torch.einsum(
-                   "...id,...jd->...ij", q, k).div(q.shape[-1] ** 0.5).softmax(-1), v)],
+    check.linear_resize_matrix: Catalogue(
+        reference=linear_resize_matrix,
+        right=[linear_resize_by_hat_function, linear_resize_by_loops],
         wrong=[
-            (lambda q, k, v: (q @ k.transpose(-2, -1)).softmax(-1) @ v, "not scaled"),
-            (lambda q, k, v: (q @ k.transpose(-2, -1) / q.shape[-1]).softmax(-1) @ v, "divided by d"),
-            (lambda q, k, v: (q @ k.transpose(-2, -1) / math.sqrt(q.shape[-1])).softmax(-2) @ v, "over the queries"),
-            (lambda q, k, v: (q @ k.transpose(-2, -1) / math.sqrt(q.shape[-1])) @ v, "need a softmax"),
-            (lambda q, k, v: (q @ k.transpose(-2, -1) / math.sqrt(q.shape[-1])).softmax(-1), "multiply it by v"),
-            (lambda q, k, v: (k @ q.transpose(-2, -1) / math.sqrt(q.shape[-1])).softmax(-1) @ v, "k qᵀ"),
-            (lambda q, k, v: (q @ k.transpose(-2, -1) / math.sqrt(q.shape[-2])).softmax(-1) @ v, "number of tokens"),
-            (lambda q, k, v: -attention_head(q, k, v), "sign"),
+            (_resize(corners=True), "align_corners=True"),
+            (_resize(half=False), "centre of its cell"),
+            (_resize(clamp=False), "clamp the position"),
+            (_resize(inverted=True), "upside down"),
+            (_resize(swapped=True), "weights are swapped"),
+            (_nearest, "nearest-neighbour"),
+            (_resize(transposed=True), "rows are the new positions"),
+            (_by_interpolating_the_identity, "your function called F.interpolate"),
         ],
+        mutations={"rearranged": "rows are the new positions"},
     ),
-    check.vit_param_count: Catalogue(
-        reference=vit_param_count,
-        right=[vit_count_by_model, lambda *config: torch.tensor(vit_param_count(*config))],
+    check.stem_window: Catalogue(
+        reference=stem_window,
+        right=[stem_window_layer_by_layer],
         wrong=[
-            (_count_without("pos_embed"), "position embeddings"),
-            (_count_without("cls_token"), "class token"),
-            (_count_without("cls_position"), "N + 1"),
-            (_count_without("patch_bias"), "patch embedding's bias"),  # the review's case: not only "class token"
-            (_count_without("head"), "classification head"),
-            (_count_without("head_bias"), "head's bias"),
-            (_count_without("final_norm"), "final LayerNorm"),
-            (_count_without("all_norms"), "two per block"),
-            (_count_without("block_norms"), "inside the blocks"),
-            (_count_without("biases"), "the biases"),
-            (_count_without("qkv_bias"), "qkv projection's bias"),
-            (_count_without("patches_not_squared"), "(img_size / patch_size)²"),
-            (_count_without("hidden_is_d"), "int(embed_dim · mlp_ratio)"),
-            (_count_without("heads_multiply"), "number of heads does not change"),
-            (lambda *config: float(vit_param_count(*config)), "return an int"),
-            (lambda *config: vit_param_count(*config) - 7, "too low"),
-            (lambda *config: vit_param_count(*config) + 7, "too high"),
-        ],
-    ),
-    check.rollout: Catalogue(
-        reference=rollout,
-        right=[lambda attentions: explain.attention_rollout([a[None] for a in attentions])[0],
-               lambda attentions: torch.linalg.multi_dot(
-                   [_rollout_variant()([a]) for a in reversed(attentions)] + [torch.eye(attentions[0].shape[-1],
-                                                                                         dtype=torch.float64)])],
-        wrong=[
-            (_rollout_variant(keepdim=False), "keepdim=True"),
-            (_rollout_variant(residual=False), "identity for the residual"),
-            (_rollout_variant(renormalise=False), "renormalised"),
-            (_rollout_variant(later_on_left=False), "wrong order"),
-            (_rollout_variant(renormalise=False, half=True), "0.5·A + 0.5·I"),  # the review's case
-            (_rollout_variant(fuse="max"), "maximum over the heads"),
-            (_rollout_variant(fuse="sum"), "summed the heads"),
-            (_rollout_variant(early=True), "before adding the identity"),
-            (lambda attentions: rollout(attentions)[0], "shape"),
+            (_window(no_padding=True), "padded by one pixel"),
+            (_window(no_strides=True), "rows apart"),
+            (_window(unclipped=True), "clip the window"),
+            (_window(exclusive=True), "the last row is inclusive"),
+            (_window(centred=True), "not centred"),
+            (_window(cell_only=True), "the token's own cell"),
+            (lambda index, num_convs, size: stem_window(index, num_convs, size)[0], "return two ints"),
         ],
     ),
 }
 
 
-@pytest.mark.parametrize("answer", [np.int64(5), torch.tensor(5), np.array([5]), 5])
-def test_a_count_is_accepted_in_any_integer_type(answer):
-    result = check.vit_param_count(lambda *config: answer)
-    assert not result and "too low" in result.message  # read as a count, and simply wrong
+# --------------------------------------------------------------------------------------- the chapter's facts
+def test_the_resize_weights_are_pytorchs():
+    for old, new in ((4, 6), (5, 12), (7, 3), (6, 6), (1, 4), (4, 1)):
+        x = torch.randn(old, dtype=torch.float64, generator=torch.Generator().manual_seed(old * 31 + new))
+        want = F.interpolate(x[None, None], size=new, mode="linear", align_corners=False)[0, 0]
+        torch.testing.assert_close(linear_resize_matrix(old, new) @ x, want)
+    torch.testing.assert_close(linear_resize_matrix(7, 7), torch.eye(7, dtype=torch.float64))  # M = I at one size
 
 
-@pytest.mark.parametrize("answer", [5.0, torch.tensor(5.0), True, "5"])
-def test_a_float_bool_or_string_is_not_a_count(answer):
-    result = check.vit_param_count(lambda *config: answer)
-    assert not result and ("return an int" in result.message or "bool" in result.message)
+def test_the_window_is_what_the_library_stem_sees():
+    from mlbits_lite.models import ConvStem
+
+    stem = ConvStem(img_size=32, patch_size=8, in_chans=1, embed_dim=4, channels=(2, 2, 2)).double().eval()
+    x = torch.randn(8, 1, 32, 32, dtype=torch.float64, requires_grad=True)
+    for row in range(4):
+        (grad,) = torch.autograd.grad(stem(x)[:, row * 4].sum(), x)  # token (row, 0)
+        rows = (grad.abs().sum((0, 1, 3)) > 0).nonzero().flatten()
+        first, last = stem_window(row, 3, 32)
+        assert rows.min() >= first and rows.max() <= last
+
+
+def test_four_by_four_patches_cost_fourteen_times_more_attention():
+    ratio = attention_macs(32, 4, 32, 4, 4) / attention_macs(32, 8, 32, 4, 4)
+    assert abs(ratio - (65 / 17) ** 2) < 1e-12

@@ -251,6 +251,32 @@ def test_log_log_timing_bad_inputs(sizes, times, error, message):
         plot.log_log_timing(sizes, times)
 
 
+# ------------------------------------------------------------------------------------------------ cell_overlay
+def test_cell_overlay_draws_flat_cells_on_the_given_scale(ax):
+    heat = torch.tensor([[0.0, 1.0], [2.0, 3.0]])
+    drawn = plot.cell_overlay(torch.rand(3, 8, 8), heat, ax=ax, vmin=-1.0, vmax=5.0, alpha=0.3)
+    assert drawn is ax.images[1] and len(ax.images) == 2
+    np.testing.assert_array_equal(drawn.get_array(), heat.numpy())  # the cells themselves, not an upsampled copy
+    assert drawn.get_interpolation() == "nearest" and drawn.get_clim() == (-1.0, 5.0)
+    assert drawn.get_extent() == [-0.5, 7.5, 7.5, -0.5] and drawn.get_alpha() == 0.3
+
+
+def test_cell_overlay_defaults_and_colorbar():
+    drawn = plot.cell_overlay(np.random.rand(12, 12), torch.rand(3, 4))
+    assert drawn.axes.figure.colorbar(drawn) is not None
+
+
+@pytest.mark.parametrize("heat, kwargs, error, message", [
+    (torch.rand(3, 3), {}, ValueError, "heat must tile the image"),
+    (torch.rand(1, 4, 4), {}, ValueError, "heat must be 2-D"),
+    (torch.rand(4, 4), {"vmin": 1.0, "vmax": 1.0}, ValueError, "vmin must be below vmax"),
+    (torch.rand(4, 4), {"vmax": "top"}, TypeError, "vmax must be a finite number"),
+    (torch.rand(4, 4), {"vmin": float("nan")}, TypeError, "vmin must be a finite number"),
+    (torch.rand(4, 4), {"alpha": -0.1}, ValueError, r"alpha must be in \[0.0, 1.0\]"),
+])
+def test_cell_overlay_bad_inputs(heat, kwargs, error, message):
+    with pytest.raises(error, match=message):
+        plot.cell_overlay(torch.rand(3, 8, 8), heat, **kwargs)
 def test_log_log_timing_guide_passes_through_the_named_method(ax):
     plot.log_log_timing([10, 100, 1000], {"flat": [1e-3, 1e-3, 1e-3], "linear": [1e-3, 1e-2, 1e-1]}, ax=ax,
                         guide="linear")

@@ -332,3 +332,44 @@ def test_device_agnostic():
     model = small_vit().to(device)
     x = _images(model).to(device)
     assert model(x).device.type == device and model.attention_maps(x)[0].device.type == device
+
+
+# ------------------------------------------------------------------------------------------------ convolutional stem
+def test_conv_stem_gives_the_patch_grid_and_local_tokens():
+    stem = vit_module.ConvStem(img_size=32, patch_size=8, in_chans=3, embed_dim=10, channels=(4, 6, 8)).double().eval()
+    x = torch.randn(16, 3, 32, 32, generator=_generator(), dtype=F64, requires_grad=True)
+    tokens = stem(x)  # in eval mode: batch norm in training mode would mix every pixel through its statistics
+    assert tokens.shape == (16, 16, 10) and stem.grid_size == 4 and stem.num_patches == 16
+    row, col = 2, 1
+    (grad,) = torch.autograd.grad(tokens[:, row * 4 + col].sum(), x)  # token (2, 1): which pixels reach it
+    seen = grad.abs().sum((0, 1)) > 0  # (32, 32), over 16 images (a ReLU can be off in one of them)
+    rows, cols = seen.any(1).nonzero().flatten(), seen.any(0).nonzero().flatten()
+    # three 3x3 stride-2 convolutions (padding 1): output r sees input rows 8r - 7 .. 8r + 7, a 15x15 window
+    assert rows.min() >= 8 * row - 7 and rows.max() <= 8 * row + 7
+    assert cols.min() >= max(0, 8 * col - 7) and cols.max() <= 8 * col + 7
+    assert seen[8 * row : 8 * row + 8, 8 * col : 8 * col + 8].all()  # its own cell, every pixel
+
+
+def test_vit_with_a_conv_stem_trains_and_changes_resolution():
+    torch.manual_seed(0)
+    model = models.ViT(img_size=16, patch_size=4, in_chans=3, num_classes=5, embed_dim=24, depth=2, num_heads=3,
+                       stem_channels=(8, 12))
+    assert isinstance(model.patch_embed, vit_module.ConvStem) and model.num_tokens == 17
+    loss = F.cross_entropy(model(_images(model)), torch.tensor([0, 3]))
+    loss.backward()
+    assert all(p.grad is not None for p in model.parameters())
+    model.eval().set_img_size(24)
+    assert model(torch.rand(2, 3, 24, 24)).shape == (2, 5) and model.num_tokens == 37
+
+
+def test_conv_stem_errors_name_the_argument():
+    with pytest.raises(ValueError, match="patch_size must be 2 \\*\\* len\\(channels\\) = 4"):
+        vit_module.ConvStem(img_size=32, patch_size=8, in_chans=3, embed_dim=8, channels=(4, 4))
+    with pytest.raises(TypeError, match="channels must be a non-empty tuple"):
+        vit_module.ConvStem(img_size=32, patch_size=8, in_chans=3, embed_dim=8, channels=())
+    with pytest.raises(TypeError, match="channels must be a non-empty tuple"):
+        models.ViT(img_size=32, patch_size=8, embed_dim=8, num_heads=2, stem_channels=8)
+    with pytest.raises(ValueError, match=r"channels\[1\]"):
+        vit_module.ConvStem(img_size=32, patch_size=4, in_chans=3, embed_dim=8, channels=(4, 0))
+    with pytest.raises(ValueError, match="img_size must be divisible by patch_size"):
+        vit_module.ConvStem(img_size=20, patch_size=8, in_chans=3, embed_dim=8, channels=(4, 4, 4))

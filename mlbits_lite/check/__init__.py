@@ -22,7 +22,7 @@ One module per chapter holds that chapter's checks; `check.NAME` reaches every o
     cam        chapter 5: class activation maps, Grad-CAM and boxes
     perturbation  chapter 6: meaningful perturbation
     cutmix     chapter 7: CutMix, derived from Cutout and Mixup
-    vit        chapter 8: the Vision Transformer from scratch, and attention rollout
+    vit        chapter 8: the Vision Transformer: the cost of attention, interpolation weights, the conv stem
     tcn        chapter 9: temporal convolutional networks vs recurrent networks
     pooling    chapter 10: pooling a sequence into one vector
 """
@@ -38,7 +38,7 @@ from .label_smoothing import (distilled_smoothing, expected_calibration_error, s
                               smoothed_loss_at_gap, smoothing_for_confidence)
 from .cutmix import max_box_accuracy, partners_without_self, uniform_cover_box
 from .tcn import causal_conv1d, levels_to_cover, path_counts, rnn_critical_path
-from .vit import attention_head, patchify, rollout, vit_param_count
+from .vit import attention_macs, linear_resize_matrix, stem_window
 from .pooling import attention_pool, eos_pool, pooled_dependence
 
 __all__ = [
@@ -75,10 +75,9 @@ __all__ = [
     "uniform_cover_box",
     "max_box_accuracy",
     # chapter 8
-    "patchify",
-    "attention_head",
-    "vit_param_count",
-    "rollout",
+    "attention_macs",
+    "linear_resize_matrix",
+    "stem_window",
     # chapter 9
     "causal_conv1d",
     "levels_to_cover",

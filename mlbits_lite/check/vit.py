@@ -1,200 +1,155 @@
-"""Self-checks for chapter 8: the Vision Transformer from scratch, and attention rollout."""
+"""Self-checks for chapter 7: the cost of attention, position-embedding interpolation, and the conv stem's window."""
 from __future__ import annotations
 
-import math
 from typing import Callable
 
 import torch
+
 import torch.nn.functional as F
 
-from ._framework import INTEGER, Case, CheckResult, Rule, _hidden_generator, run
+from ._framework import INTEGER, Case, CheckResult, Ints, Rule, run
 
-__all__ = ["patchify", "attention_head", "vit_param_count", "rollout"]
-
-
-no_unfold = Rule("this exercise cuts patches with reshape and permute only, and your function called {name}",
-                 {"Tensor.unfold": torch.Tensor.unfold, "F.unfold": F.unfold})
+__all__ = ["attention_macs", "linear_resize_matrix", "stem_window"]
 
 
-def patchify(learner: Callable[[torch.Tensor, int], torch.Tensor]) -> CheckResult:
-    """Exercise: cut images into P×P patches with reshape and permute (no unfold), in a Conv2d embedding's order.
-
-    Args:
-        learner: `f(images, patch_size)` for images (B, C, H, W); returns (B, N, C·P·P), patches numbered row by
-            row, each flattened in (C, P, P) order.
-    """
-    g = _hidden_generator("patchify")
-    cases = []
-    for B, C, rows, cols, P in ((2, 3, 2, 2, 4), (1, 2, 3, 2, 3), (3, 1, 2, 3, 2), (1, 3, 1, 1, 5)):
-        images = torch.randn(B, C, rows * P, cols * P, generator=g, dtype=torch.float64)
-        grid = images.reshape(B, C, rows, P, cols, P)  # (B, C, rows, P, cols, P)
-        want = grid.permute(0, 2, 4, 1, 3, 5).reshape(B, rows * cols, C * P * P)
-        wrong = {
-            "each patch is flattened in (P, P, C) order; a Conv2d weight flattens as (C, P, P)":
-                grid.permute(0, 2, 4, 3, 5, 1).reshape(B, rows * cols, C * P * P),
-            "the patches are numbered column by column; number them row by row":
-                grid.permute(0, 4, 2, 1, 3, 5).reshape(B, rows * cols, C * P * P),
-            "a plain reshape mixes pixels of different patches: move the grid axes in front with permute first":
-                images.reshape(B, rows * cols, C * P * P),
-            "the last two axes are swapped: one row per patch, (B, N, C·P·P)":
-                want.transpose(1, 2),
-            "each patch is flattened column by column (C, P_w, P_h); a Conv2d weight flattens row by row (C, P_h, P_w)":
-                grid.permute(0, 2, 4, 1, 5, 3).reshape(B, rows * cols, C * P * P),
-        }
-        cases.append(Case((images, P), want, wrong))
-    return run("patchify", learner, cases, rules=(no_unfold,))
+def _attention_macs(img_size: int, patch_size: int, embed_dim: int, depth: int, num_heads: int, *,
+                    class_token: bool = True, products: int = 2, per_head_width: bool = True,
+                    squared_grid: bool = True, all_heads: bool = True, all_blocks: bool = True) -> int:
+    """Multiply-accumulates of Q Kᵀ and A V, with switches that reproduce the usual mistakes."""
+    side = img_size // patch_size
+    tokens = (side**2 if squared_grid else side) + (1 if class_token else 0)
+    width = embed_dim // num_heads if per_head_width else embed_dim
+    heads = num_heads if all_heads else 1
+    return (depth if all_blocks else 1) * heads * products * tokens * tokens * width
 
 
-def attention_head(learner: Callable[[torch.Tensor, torch.Tensor, torch.Tensor], torch.Tensor]) -> CheckResult:
-    """Exercise: one attention head, softmax(q kᵀ / √d) v.
+def attention_macs(learner: Callable[..., int]) -> CheckResult:
+    """Exercise: predict the multiply-accumulates of the two attention products of a ViT, for one image.
 
     Args:
-        learner: `f(q, k, v)` for q, k, v of shape (..., T, d); returns (..., T, d).
+        learner: `f(img_size, patch_size, embed_dim, depth, num_heads)`; returns the number (an int) of
+            multiply-accumulates in Q Kᵀ and A V, over all heads and blocks, with a class token.
     """
-    g = _hidden_generator("attention_head")
-    cases = []
-    for shape in ((5, 4), (2, 6, 9), (3, 2, 4, 16)):  # T != d in each: the two scales differ
-        q, k, v = (torch.randn(shape, generator=g, dtype=torch.float64) for _ in range(3))
-        d = shape[-1]
-        scores = q @ k.transpose(-2, -1)  # (..., T, T)
-        weights = (scores / math.sqrt(d)).softmax(-1)
-        want = weights @ v
-        wrong = {
-            "the scores are not scaled: divide q kᵀ by √d": scores.softmax(-1) @ v,
-            "the scores are divided by d; the scale is 1/√d": (scores / d).softmax(-1) @ v,
-            "the softmax runs over the queries: each query's weights over the keys (the last axis) must sum to 1":
-                (scores / math.sqrt(d)).softmax(-2) @ v,
-            "the scores need a softmax before they weigh the values": scores / math.sqrt(d) @ v,
-            "that is the matrix of attention weights: multiply it by v": weights,
-            "the scores are k qᵀ; row i of q kᵀ belongs to query i":
-                (scores.transpose(-2, -1) / math.sqrt(d)).softmax(-1) @ v,
-            "the scale is 1/√d with d the width of a query, not the number of tokens":
-                (scores / math.sqrt(shape[-2])).softmax(-1) @ v,
-        }
-        cases.append(Case((q, k, v), want, wrong))
-    return run("attention_head", learner, cases)
-
-
-def _vit_parts(img_size: int, patch_size: int, in_chans: int, num_classes: int, embed_dim: int, depth: int,
-               mlp_ratio: float) -> dict[str, int]:
-    """The parameter count of each part of a ViT, read off a model built on the meta device (shapes only)."""
-    from ..models.vit import ViT
-
-    with torch.device("meta"):
-        model = ViT(img_size, patch_size, in_chans, num_classes, embed_dim, depth, 1, mlp_ratio)
-    count = lambda module: sum(p.numel() for p in module.parameters())  # noqa: E731
-    blocks = model.blocks
-    return {
-        "total": count(model),
-        "pos_embed": model.pos_embed.numel(),
-        "head": count(model.head),
-        "head bias": model.head.bias.numel(),
-        "final norm": count(model.norm),
-        "norms": count(model.norm) + sum(count(b.norm1) + count(b.norm2) for b in blocks),
-        "biases": sum(p.numel() for name, p in model.named_parameters() if name.endswith("bias")),
-        "qkv bias": sum(b.attn.qkv.bias.numel() for b in blocks),
-        "attention": sum(count(b.attn) for b in blocks),
-        "mlp": sum(count(b.mlp) for b in blocks),
-    }
-
-
-def vit_param_count(learner: Callable[..., int]) -> CheckResult:
-    """Exercise: the number of parameters of a ViT, by formula.
-
-    Args:
-        learner: `f(img_size, patch_size, in_chans, num_classes, embed_dim, depth, num_heads, mlp_ratio)`; returns
-            the number of learnable parameters (an int of any integer type) of a ViT with a class token, learned
-            position embeddings, qkv bias and a linear head.
-    """
-    configs = (
-        (32, 4, 3, 10, 48, 3, 3, 4.0),
-        (224, 16, 3, 1000, 192, 12, 3, 4.0),  # DeiT-Tiny
-        (28, 7, 1, 10, 64, 2, 4, 2.0),
-        (224, 16, 3, 1000, 768, 12, 12, 4.0),  # ViT-B/16
-    )
+    configs = ((32, 8, 32, 4, 4), (224, 16, 192, 12, 3), (48, 4, 60, 2, 6), (384, 16, 768, 12, 12))
     cases = []
     for config in configs:
-        img_size, patch_size, in_chans, num_classes, D, depth, num_heads, mlp_ratio = config
-        parts = _vit_parts(img_size, patch_size, in_chans, num_classes, D, depth, mlp_ratio)
-        want = parts["total"]
-        side = img_size // patch_size
-        hidden = int(D * mlp_ratio)
-        missing = {  # hint: how many parameters that slip leaves out (negative: counts too many)
-            "D parameters are missing: the class token, its row of the position embeddings (one row per token, "
-            "N + 1), or the patch embedding's bias": D,
-            "2·D parameters are missing: the final LayerNorm (a weight and a bias), or two of the D-sized vectors "
-            "(the class token, its position row, the patch embedding's bias)": parts["final norm"],
-            "you left out the position embeddings": parts["pos_embed"],
-            "you left out the classification head": parts["head"],
-            "you left out the head's bias (one per class)": parts["head bias"],
-            "you left out the LayerNorms (two per block and a final one, each a weight and a bias)": parts["norms"],
-            "you left out the LayerNorms inside the blocks": parts["norms"] - parts["final norm"],
-            "you left out the biases": parts["biases"],
-            "you left out the qkv projection's bias (3·D per block)": parts["qkv bias"],
-            "N is the number of patches, (img_size / patch_size)², not img_size / patch_size":
-                (side**2 - side) * D,
-            "the MLP's hidden width is int(embed_dim · mlp_ratio), not embed_dim": depth * 2 * (hidden - D) * D
-                + depth * (hidden - D),
-            "the number of heads does not change the count: heads split the width D, they do not add weights":
-                -(num_heads - 1) * parts["attention"],
+        want = _attention_macs(*config)
+        wrong = {
+            "the class token is a token too: T = N + 1": _attention_macs(*config, class_token=False),
+            "attention has two products per head: the scores Q Kᵀ and the weighted sum A V": _attention_macs(
+                *config, products=1),
+            "each head works on d = D / h dimensions: the heads split the width, they do not multiply it":
+                _attention_macs(*config, per_head_width=False),
+            "that is one head: add up all h heads": _attention_macs(*config, all_heads=False),
+            "the patches form a grid: N = (H / P)², not H / P": _attention_macs(*config, squared_grid=False),
+            "every block has its own attention: multiply by the depth": _attention_macs(*config, all_blocks=False),
+            "count multiply-accumulates, not FLOPs: one per term of each dot product": 2 * want,
         }
-        cases.append(Case(config, want, {hint: want - gap for hint, gap in missing.items()}))
-    return run("vit_param_count", learner, cases, answer=INTEGER)
+        cases.append(Case(config, want, {hint: v for hint, v in wrong.items() if v != want}))
+
+    return run("attention_macs", learner, cases, answer=INTEGER)
 
 
-def _rollout(attentions: list[torch.Tensor], *, residual: bool = True, renormalise: bool = True,
-             keepdim: bool = True, later_on_left: bool = True, fuse: str = "mean", half: bool = False,
-             early: bool = False) -> torch.Tensor:
-    """Rollout of one image's (heads, T, T) maps, with switches that reproduce the usual mistakes."""
-    result = None
-    for layer in attentions:
-        a = {"mean": layer.mean(0), "max": layer.amax(0), "sum": layer.sum(0)}[fuse]  # (T, T): fuse the heads
-        if early:
-            a = a / a.sum(-1, keepdim=True)
-        if residual:
-            eye = torch.eye(a.shape[-1], dtype=a.dtype)
-            a = 0.5 * a + 0.5 * eye if half else a + eye  # A + I for the skip connection
-        if renormalise and not early:
-            a = a / a.sum(-1, keepdim=True) if keepdim else a / a.sum(-1)  # without keepdim: the broadcasting bug
-        if result is None:
-            result = a
-        else:
-            result = a @ result if later_on_left else result @ a  # A_hat_L ... A_hat_1
-    return result
+def _linear_resize_matrix(old: int, new: int, *, align_corners: bool = False, half_pixel: bool = True,
+                          clamp: bool = True, inverted: bool = False, swapped: bool = False) -> torch.Tensor:
+    """1-D linear interpolation weights (new, old), with switches that reproduce the usual mistakes."""
+    i = torch.arange(new, dtype=torch.float64)
+    if align_corners:
+        source = i * (old - 1) / (new - 1) if new > 1 else torch.zeros(new, dtype=torch.float64)
+    else:
+        scale = new / old if inverted else old / new
+        source = (i + 0.5) * scale - 0.5 if half_pixel else i * scale
+    if clamp:
+        source = source.clamp(min=0)
+    left = source.floor().long().clamp(0, old - 1)
+    right = (left + 1).clamp(max=old - 1)
+    weight = source - left  # the share of the right neighbour
+    if swapped:
+        weight = 1 - weight
+    M = torch.zeros(new, old, dtype=torch.float64)
+    M[torch.arange(new), left] += 1 - weight
+    M[torch.arange(new), right] += weight
+    return M
 
 
-def rollout(learner: Callable[[list[torch.Tensor]], torch.Tensor]) -> CheckResult:
-    """Exercise: attention rollout of one image with the residual identity (Abnar & Zuidema 2020).
+no_interpolate = Rule("this exercise derives the weights that F.interpolate hides, and your function called {name}: "
+                      "build M from the positions of the cell centres", {"F.interpolate": F.interpolate})
+
+
+def linear_resize_matrix(learner: Callable[[int, int], torch.Tensor]) -> CheckResult:
+    """Exercise: the weights of 1-D linear interpolation (align_corners=False), by hand.
 
     Args:
-        learner: `f(attentions)` for a list (first layer first) of (heads, T, T) non-negative attention maps of
-            one image (rows need not sum to 1, e.g. after the weakest weights were dropped); returns the (T, T)
-            rollout: per layer the mean over heads plus the identity, rows renormalised to sum to 1, multiplied
-            through the layers with later layers on the left.
+        learner: `f(old, new)`; returns the (new, old) float64 matrix M with M @ x equal to
+            F.interpolate(x[None, None], size=new, mode="linear", align_corners=False)[0, 0].
     """
-    g = _hidden_generator("rollout")
     cases = []
-    for layers, heads, tokens, discard in ((4, 3, 5, False), (3, 2, 7, True), (1, 4, 3, False), (6, 1, 4, True)):
-        attentions = [(2 * torch.randn(heads, tokens, tokens, generator=g, dtype=torch.float64)).softmax(-1)
-                      for _ in range(layers)]
-        if discard:  # the weakest weights dropped, as visualisation code often does: rows no longer sum to 1
-            attentions = [a * (a >= a.quantile(0.3, dim=-1, keepdim=True)) for a in attentions]
-        want = _rollout(attentions)
+    for old, new in ((4, 6), (5, 12), (7, 3), (6, 6), (3, 8)):
+        want = _linear_resize_matrix(old, new)
+        nearest = torch.zeros(new, old, dtype=torch.float64)
+        nearest[torch.arange(new), ((torch.arange(new) + 0.5) * old / new).floor().long().clamp(max=old - 1)] = 1
         wrong = {
-            "you divided each column by a row's sum: `a / a.sum(-1)` broadcasts over the wrong axis, keep the "
-            "dimension (keepdim=True)": _rollout(attentions, keepdim=False),
-            "you left out the identity for the residual connections": _rollout(attentions, residual=False),
-            "after adding the identity the rows must be renormalised to sum to 1": _rollout(attentions,
-                                                                                            renormalise=False),
-            "the product is in the wrong order: later layers multiply from the left": _rollout(attentions,
-                                                                                              later_on_left=False),
-            "0.5·A + 0.5·I has rows summing to 1 only when A's do: renormalise the rows after adding I":
-                _rollout(attentions, renormalise=False, half=True),
-            "you took the maximum over the heads: the rollout averages them": _rollout(attentions, fuse="max"),
-            "you summed the heads: take their mean, so the identity weighs as much as one layer's attention":
-                _rollout(attentions, fuse="sum"),
-            "you renormalised before adding the identity: add I, then renormalise": _rollout(attentions,
-                                                                                           early=True),
+            "that is align_corners=True (first and last samples pinned to each other); with align_corners=False the "
+            "cells, not the end samples, cover the same interval": _linear_resize_matrix(old, new, align_corners=True),
+            "the new sample i sits at the centre of its cell, i + ½, not at i": _linear_resize_matrix(
+                old, new, half_pixel=False),
+            "near the first edge the position falls below the first centre: clamp the position at 0 (the edge value "
+            "repeats), do not extrapolate": _linear_resize_matrix(old, new, clamp=False),
+            "the weights are swapped: the nearer neighbour gets the larger weight": _linear_resize_matrix(
+                old, new, swapped=True),
+            "the scale is upside down: a step of one new cell is old / new old cells": _linear_resize_matrix(
+                old, new, inverted=True),
+            "that is nearest-neighbour: linear interpolation mixes the two nearest old samples": nearest,
+            "rows are the new positions: M has shape (new, old)": want.T,
         }
-        cases.append(Case((attentions,), want, wrong))
-    return run("rollout", learner, cases)
+        cases.append(((old, new), want, wrong))
+    return run("linear_resize_matrix", learner, [Case(*case) for case in cases], rules=(no_interpolate,))
+
+
+def _stem_window(index: int, num_convs: int, size: int, *, padded: bool = True, strided: bool = True,
+                 clipped: bool = True, inclusive: bool = True, centred: bool = False,
+                 cell_only: bool = False) -> tuple[int, int]:
+    """Input rows a conv-stem token sees, with switches that reproduce the usual mistakes."""
+    scale = 2**num_convs
+    if cell_only:
+        first, last = scale * index, scale * index + scale - 1
+    elif centred:
+        half = scale - 1
+        centre = scale * index + (scale - 1) / 2
+        first, last = int(centre - half), int(centre + half)
+    elif not strided:
+        first, last = scale * index - num_convs, scale * index + num_convs
+    elif not padded:
+        first, last = scale * index, scale * index + 2 * scale - 2
+    else:
+        first, last = scale * index - (scale - 1), scale * index + (scale - 1)
+    if clipped:
+        first, last = max(0, first), min(size - 1, last)
+    return first, last + (0 if inclusive else 1)
+
+
+def stem_window(learner: Callable[[int, int, int], tuple[int, int]]) -> CheckResult:
+    """Exercise: the input rows that a token of a conv stem (3×3, stride 2, padding 1, stacked) can see.
+
+    Args:
+        learner: `f(index, num_convs, size)`; returns (first, last), the inclusive input rows, clipped to
+            0 .. size - 1, that can change token row `index`.
+    """
+    cases = []
+    for index, num_convs, size in ((2, 3, 32), (0, 3, 32), (3, 2, 16), (5, 1, 12), (3, 3, 32), (1, 4, 48)):
+        want = _stem_window(index, num_convs, size)
+        wrong = {
+            "the convolutions are padded by one pixel: output i of one convolution reads 2i - 1 .. 2i + 1":
+                _stem_window(index, num_convs, size, padded=False),
+            "each convolution's 3 pixels are pixels of its own input, which are 2, 4, 8, ... image rows apart":
+                _stem_window(index, num_convs, size, strided=False),
+            "clip the window to the image's rows 0 .. size - 1": _stem_window(index, num_convs, size, clipped=False),
+            "the last row is inclusive": _stem_window(index, num_convs, size, inclusive=False),
+            "the window is not centred on the token's cell: work it out layer by layer": _stem_window(
+                index, num_convs, size, centred=True),
+            "that is the token's own cell; the 3×3 kernels reach beyond it": _stem_window(
+                index, num_convs, size, cell_only=True),
+        }
+        cases.append(Case((index, num_convs, size), want, {hint: v for hint, v in wrong.items() if v != want}))
+
+    return run("stem_window", learner, cases, answer=Ints(("first", "last")))

@@ -36,7 +36,7 @@ from .._validate import (
     require_tensor,
 )
 
-__all__ = ["patchify", "attention", "resize_pos_embed", "PatchEmbed", "Attention", "Mlp", "Block", "ViT",
+__all__ = ["patchify", "attention", "resize_pos_embed", "PatchEmbed", "ConvStem", "Attention", "Mlp", "Block", "ViT",
            "vit_tiny_patch16_224"]
 
 LAYER_NORM_EPS = 1e-6  # timm's ViT; PyTorch's default 1e-5 gives (slightly) different logits
@@ -150,6 +150,52 @@ class PatchEmbed(nn.Module):
         return x.flatten(2).transpose(1, 2)  # (B, N, D), patches row by row
 
 
+class ConvStem(nn.Module):
+    """A convolutional stem in place of the patch embedding (Xiao et al. 2021, "Early convolutions help
+    transformers see better"): stride-2 3×3 convolutions, each with batch norm and ReLU, then a 1×1 convolution
+    to the token width. k such convolutions give one token per P×P cell with P = 2^k, the grid of a
+    P×P patch embedding, but each token is built from local features of its cell and a border of a few pixels.
+
+    Args:
+        img_size: side of the square input images.
+        patch_size: side P of the cells; must be 2 ** len(channels) and divide ``img_size``.
+        in_chans: input channels.
+        embed_dim: width D of the tokens.
+        channels: output channels of each stride-2 convolution.
+    """
+
+    def __init__(self, img_size: int, patch_size: int, in_chans: int, embed_dim: int,
+                 channels: tuple[int, ...] | list[int]) -> None:
+        super().__init__()
+        self.img_size = require_positive_int("img_size", img_size)
+        self.patch_size = require_positive_int("patch_size", patch_size)
+        require_positive_int("in_chans", in_chans)
+        require_positive_int("embed_dim", embed_dim)
+        if not isinstance(channels, (tuple, list)) or not channels:
+            raise TypeError(f"channels must be a non-empty tuple or list of ints, got {channels!r}")
+        for i, c in enumerate(channels):
+            require_positive_int(f"channels[{i}]", c)
+        if patch_size != 2 ** len(channels):
+            raise ValueError(f"patch_size must be 2 ** len(channels) = {2 ** len(channels)} (one stride-2 "
+                             f"convolution per halving), got patch_size={patch_size}")
+        if img_size % patch_size:
+            raise ValueError(f"img_size must be divisible by patch_size, got img_size={img_size}, "
+                             f"patch_size={patch_size}")
+        self.grid_size = img_size // patch_size
+        self.num_patches = self.grid_size**2
+        layers: list[nn.Module] = []
+        c_in = in_chans
+        for c_out in channels:
+            layers += [nn.Conv2d(c_in, c_out, 3, stride=2, padding=1, bias=False), nn.BatchNorm2d(c_out), nn.ReLU()]
+            c_in = c_out
+        self.convs = nn.Sequential(*layers)
+        self.proj = nn.Conv2d(c_in, embed_dim, kernel_size=1)  # 1×1: features -> token width
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = self.proj(self.convs(x))  # (B, D, H/P, W/P): one token per cell
+        return x.flatten(2).transpose(1, 2)  # (B, N, D), cells row by row
+
+
 class Attention(nn.Module):
     """Multi-head self-attention with one fused qkv projection, as in timm.
 
@@ -249,11 +295,13 @@ class ViT(nn.Module):
         num_heads: attention heads per block; must divide ``embed_dim``.
         mlp_ratio: MLP hidden width / D.
         qkv_bias: bias on the qkv projections.
+        stem_channels: None for the linear patch embedding (timm's ViT); a tuple of channels for a
+            convolutional stem (`ConvStem`), with patch_size = 2 ** len(stem_channels).
     """
 
     def __init__(self, img_size: int = 224, patch_size: int = 16, in_chans: int = 3, num_classes: int = 1000,
                  embed_dim: int = 768, depth: int = 12, num_heads: int = 12, mlp_ratio: float = 4.0,
-                 qkv_bias: bool = True) -> None:
+                 qkv_bias: bool = True, stem_channels: tuple[int, ...] | list[int] | None = None) -> None:
         super().__init__()
         require_positive_int("embed_dim", embed_dim)
         require_positive_int("depth", depth)
@@ -268,7 +316,10 @@ class ViT(nn.Module):
         self.num_classes = num_classes
         self.embed_dim = embed_dim
         self.num_heads = num_heads
-        self.patch_embed = PatchEmbed(img_size, patch_size, in_chans, embed_dim)
+        if stem_channels is None:
+            self.patch_embed: PatchEmbed | ConvStem = PatchEmbed(img_size, patch_size, in_chans, embed_dim)
+        else:
+            self.patch_embed = ConvStem(img_size, patch_size, in_chans, embed_dim, stem_channels)
         self.cls_token = nn.Parameter(torch.zeros(1, 1, embed_dim))
         self.pos_embed = nn.Parameter(torch.zeros(1, 1 + self.patch_embed.num_patches, embed_dim))
         self.blocks = nn.ModuleList(Block(embed_dim, num_heads, mlp_ratio, qkv_bias) for _ in range(depth))
