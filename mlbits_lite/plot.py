@@ -120,6 +120,17 @@ def _require_axes(ax: Any) -> Axes:
     return ax
 
 
+def _labelled(ax: Axes, title: str | None, xlabel: str, ylabel: str | None) -> Axes:
+    """Axis labels, an optional title and a legend: how every line plot of several labelled curves ends."""
+    ax.set_xlabel(xlabel)
+    if ylabel is not None:
+        ax.set_ylabel(ylabel)
+    if title is not None:
+        ax.set_title(title)
+    ax.legend()
+    return ax
+
+
 def _axes_or_new(ax: Axes | None) -> Axes:
     """``ax`` if given, else the Axes of a new figure."""
     if ax is not None:
@@ -185,13 +196,7 @@ def function_curves(
     ax = _axes_or_new(ax)
     for label, y in ys.items():
         ax.plot(xs, y, label=str(label))
-    ax.set_xlabel(xlabel)
-    if ylabel is not None:
-        ax.set_ylabel(ylabel)
-    if title is not None:
-        ax.set_title(title)
-    ax.legend()
-    return ax
+    return _labelled(ax, title, xlabel, ylabel)
 
 
 def matrix(
@@ -601,10 +606,4 @@ def seed_bands(
             low, high = y.min(axis=0), y.max(axis=0)
         (line,) = ax.plot(xs, mean, (styles or {}).get(label, "-"), label=str(label))
         ax.fill_between(xs, low, high, color=line.get_color(), alpha=0.2, linewidth=0)
-    ax.set_xlabel(xlabel)
-    if ylabel is not None:
-        ax.set_ylabel(ylabel)
-    if title is not None:
-        ax.set_title(title)
-    ax.legend()
-    return ax
+    return _labelled(ax, title, xlabel, ylabel)
