@@ -1,4 +1,4 @@
-"""Chapter 7's self-checks: the catalogue of answers (run by test_check_contract.py), and the rules they enforce."""
+"""Chapter 8's self-checks: the catalogue of answers (run by test_check_contract.py), and the rules they enforce."""
 from __future__ import annotations
 
 import numpy as np

@@ -1,10 +1,9 @@
-"""Self-checks for chapter 7: the cost of attention, position-embedding interpolation, and the conv stem's window."""
+"""Self-checks for chapter 8: the cost of attention, position-embedding interpolation, and the conv stem's window."""
 from __future__ import annotations
 
 from typing import Callable
 
 import torch
-
 import torch.nn.functional as F
 
 from ._framework import INTEGER, Case, CheckResult, Ints, Rule, run
@@ -46,7 +45,6 @@ def attention_macs(learner: Callable[..., int]) -> CheckResult:
             "count multiply-accumulates, not FLOPs: one per term of each dot product": 2 * want,
         }
         cases.append(Case(config, want, {hint: v for hint, v in wrong.items() if v != want}))
-
     return run("attention_macs", learner, cases, answer=INTEGER)
 
 
@@ -151,5 +149,4 @@ def stem_window(learner: Callable[[int, int, int], tuple[int, int]]) -> CheckRes
                 index, num_convs, size, cell_only=True),
         }
         cases.append(Case((index, num_convs, size), want, {hint: v for hint, v in wrong.items() if v != want}))
-
     return run("stem_window", learner, cases, answer=Ints(("first", "last")))
